@@ -1,0 +1,117 @@
+import { decodeSSE, encodeSSE, type SSEEvent } from '@sluice/streams';
+import { fromJSON, type Part, toJSON } from './part.ts';
+import { PartStream } from './stream.ts';
+
+/** Default interval of the keep-alive comments `sseResponse` sends while no part comes. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+
+/**
+ * Streams parts to an HTTP client as server-sent events (Web `Response`, so it serves Node, edge
+ * runtimes and service workers alike): one event per part, data = JSON of `toJSON(part)`, in order,
+ * with `: ping` comments every `heartbeatMs` (default 15 s) of silence. When the client disconnects
+ * (the body is cancelled) the pipeline is stopped; a failure is sent as a last event 'error' with
+ * { name, message }.
+ */
+export function sseResponse(stream: AsyncIterable<Part>, init: ResponseInit & { heartbeatMs?: number } = {}): Response {
+  const { heartbeatMs = DEFAULT_HEARTBEAT_MS, ...responseInit } = init;
+  const bytes = encodeSSE(toEvents(stream), { heartbeatMs })[Symbol.asyncIterator]();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull: async (controller) => {
+        const result = await bytes.next();
+        if (result.done) controller.close();
+        else controller.enqueue(result.value);
+      },
+      cancel: async () => {
+        await bytes.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const headers = new Headers(responseInit.headers);
+  if (!headers.has('content-type')) headers.set('content-type', 'text/event-stream; charset=utf-8');
+  if (!headers.has('cache-control')) headers.set('cache-control', 'no-cache, no-transform');
+  if (!headers.has('x-accel-buffering')) headers.set('x-accel-buffering', 'no');
+  return new Response(body, { ...responseInit, headers });
+}
+
+async function* toEvents(stream: AsyncIterable<Part>): AsyncGenerator<SSEEvent> {
+  try {
+    for await (const p of stream) yield { data: JSON.stringify(toJSON(p)) };
+  } catch (error) {
+    const name = error instanceof Error ? error.name : 'Error';
+    const message = error instanceof Error ? error.message : String(error);
+    yield { event: 'error', data: JSON.stringify({ name, message }) };
+  }
+}
+
+/**
+ * Reads the parts `sseResponse` sends, from a fetch `Response` or a byte stream, in order. An
+ * 'error' event is thrown as an Error with that name and message. Stopping early (break, `signal`)
+ * cancels the body, which closes the connection.
+ */
+export function readParts(
+  input: Response | ReadableStream<Uint8Array>,
+  options: { signal?: AbortSignal } = {},
+): PartStream {
+  return new PartStream({ [Symbol.asyncIterator]: () => readPartsGenerator(input, options.signal) });
+}
+
+async function* readPartsGenerator(
+  input: Response | ReadableStream<Uint8Array>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Part> {
+  if (signal?.aborted) throw signal.reason;
+  const body = input instanceof ReadableStream ? input : input.body;
+  if (!body) throw new TypeError('readParts: the response has no body');
+  if (!(input instanceof ReadableStream) && !input.ok) {
+    await body.cancel().catch(() => {});
+    throw new Error(
+      `readParts: the server answered ${input.status} ${input.statusText}; expected a text/event-stream of parts`,
+    );
+  }
+  const reader = body.getReader();
+  const onAbort = () => {
+    void reader.cancel(signal!.reason).catch(() => {});
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  }
+  let finished = false;
+  try {
+    for await (const event of decodeSSE(chunks())) {
+      if (signal?.aborted) throw signal.reason;
+      if (event.event === 'error') {
+        const { name, message } = parseError(event.data);
+        const error = new Error(message);
+        error.name = name;
+        throw error;
+      }
+      if (event.event !== undefined && event.event !== 'message' && event.event !== 'part') continue;
+      yield fromJSON(JSON.parse(event.data));
+    }
+    if (signal?.aborted) throw signal.reason;
+    finished = true;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+function parseError(data: string): { name: string; message: string } {
+  try {
+    const value = JSON.parse(data) as { name?: unknown; message?: unknown };
+    return {
+      name: typeof value.name === 'string' ? value.name : 'Error',
+      message: typeof value.message === 'string' ? value.message : data,
+    };
+  } catch {
+    return { name: 'Error', message: data };
+  }
+}

@@ -1,0 +1,233 @@
+import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
+import { fromIterator } from './iterable.ts';
+
+/** One server-sent event. `event` is undefined when the block had no `event:` field. */
+export interface SSEEvent {
+  event?: string;
+  data: string;
+  /** The last event ID (it persists across events until an `id:` field changes it). */
+  id?: string;
+  /** Set on the event whose block carried a valid `retry:` field. */
+  retry?: number;
+}
+
+/**
+ * Incremental parser following the WHATWG EventSource rules: CR, LF and CRLF line ends (also
+ * when a CRLF is split across chunks), multi-line `data`, comments, `event`/`id`/`retry`, a
+ * leading BOM, and no dispatch for a block without data. Text after the last blank line is
+ * discarded at the end of the stream, as the spec says.
+ */
+export class SSEParser {
+  #buffer = '';
+  #pendingCR = false;
+  #sawFirst = false;
+  #data = '';
+  #hasData = false;
+  #event: string | undefined;
+  #retry: number | undefined;
+  #lastId = '';
+
+  /** Feeds decoded text; calls `emit` for every complete event. */
+  feed(text: string, emit: (event: SSEEvent) => void): void {
+    if (text.length === 0) return;
+    if (!this.#sawFirst) {
+      this.#sawFirst = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (this.#pendingCR) {
+      this.#pendingCR = false;
+      if (text.charCodeAt(0) === 10) text = text.slice(1);
+    }
+    const buffer = this.#buffer.length > 0 ? this.#buffer + text : text;
+    const length = buffer.length;
+    let start = 0;
+    let lf = buffer.indexOf('\n');
+    let cr = buffer.indexOf('\r');
+    while (start < length) {
+      if (lf !== -1 && lf < start) lf = buffer.indexOf('\n', start);
+      if (cr !== -1 && cr < start) cr = buffer.indexOf('\r', start);
+      let end: number;
+      let next: number;
+      if (cr === -1 || (lf !== -1 && lf < cr)) {
+        if (lf === -1) break;
+        end = lf;
+        next = lf + 1;
+      } else {
+        end = cr;
+        if (cr + 1 < length) {
+          next = buffer.charCodeAt(cr + 1) === 10 ? cr + 2 : cr + 1;
+        } else {
+          next = cr + 1;
+          this.#pendingCR = true;
+        }
+      }
+      this.#line(buffer, start, end, emit);
+      start = next;
+    }
+    this.#buffer = start >= length ? '' : buffer.slice(start);
+  }
+
+  #line(buffer: string, start: number, end: number, emit: (event: SSEEvent) => void): void {
+    if (start === end) {
+      this.#dispatch(emit);
+      return;
+    }
+    const first = buffer.charCodeAt(start);
+    if (first === 58 /* ':' */) return;
+    let colon = buffer.indexOf(':', start);
+    if (colon === -1 || colon > end) colon = end;
+    const field = buffer.slice(start, colon);
+    let valueStart = colon + 1;
+    if (valueStart < end && buffer.charCodeAt(valueStart) === 32) valueStart++;
+    const value = colon === end ? '' : buffer.slice(valueStart, end);
+    switch (field) {
+      case 'data':
+        if (this.#hasData) this.#data += `\n${value}`;
+        else {
+          this.#data = value;
+          this.#hasData = true;
+        }
+        break;
+      case 'event':
+        this.#event = value;
+        break;
+      case 'id':
+        if (!value.includes('\0')) this.#lastId = value;
+        break;
+      case 'retry':
+        if (/^[0-9]+$/.test(value)) this.#retry = Number.parseInt(value, 10);
+        break;
+    }
+  }
+
+  #dispatch(emit: (event: SSEEvent) => void): void {
+    if (!this.#hasData) {
+      this.#event = undefined;
+      this.#retry = undefined;
+      return;
+    }
+    const event: SSEEvent = { data: this.#data };
+    if (this.#event !== undefined) event.event = this.#event;
+    if (this.#lastId !== '') event.id = this.#lastId;
+    if (this.#retry !== undefined) event.retry = this.#retry;
+    this.#data = '';
+    this.#hasData = false;
+    this.#event = undefined;
+    this.#retry = undefined;
+    emit(event);
+  }
+}
+
+/**
+ * Parses a server-sent-events byte (or text) stream into events, following the WHATWG rules
+ * (see `SSEParser`); UTF-8 characters split across chunks decode whole. Events come out as
+ * soon as their blank line arrives. Errors and early stops pass straight through to the source.
+ */
+export function decodeSSE(input: AsyncIterable<Uint8Array | string>): AsyncIterableX<SSEEvent> {
+  return fromIterator(() => decodeSSEGenerator(input));
+}
+
+async function* decodeSSEGenerator(input: AsyncIterable<Uint8Array | string>): AsyncGenerator<SSEEvent> {
+  const parser = new SSEParser();
+  const decoder = new TextDecoder('utf-8');
+  const events: SSEEvent[] = [];
+  const emit = (event: SSEEvent) => {
+    events.push(event);
+  };
+  for await (const chunk of input) {
+    parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), emit);
+    if (events.length === 1) yield events.pop()!;
+    else if (events.length > 0) {
+      const batch = events.splice(0);
+      for (const event of batch) yield event;
+    }
+  }
+  parser.feed(decoder.decode(), emit);
+  for (const event of events) yield event;
+}
+
+const encoder = new TextEncoder();
+const PING = encoder.encode(': ping\n\n');
+const TIMEOUT = Symbol('timeout');
+
+/** Serialises one event in the wire format (data split into `data:` lines). */
+export function formatSSE(event: SSEEvent): string {
+  let out = '';
+  if (event.event !== undefined) out += `event: ${single(event.event, 'event')}\n`;
+  if (event.id !== undefined) out += `id: ${single(event.id, 'id')}\n`;
+  if (event.retry !== undefined) {
+    if (!Number.isInteger(event.retry) || event.retry < 0) {
+      throw new TypeError(`encodeSSE: retry must be a non-negative integer, got ${String(event.retry)}`);
+    }
+    out += `retry: ${event.retry}\n`;
+  }
+  const data = event.data;
+  if (data.indexOf('\n') === -1 && data.indexOf('\r') === -1) out += `data: ${data}\n\n`;
+  else
+    out += `${data
+      .split(/\r\n|\r|\n/)
+      .map((line) => `data: ${line}\n`)
+      .join('')}\n`;
+  return out;
+}
+
+function single(value: string, field: string): string {
+  if (/[\r\n]/.test(value))
+    throw new TypeError(`encodeSSE: the ${field} field cannot contain a line break: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * Serialises events to UTF-8 bytes, one chunk per event, in order. With `heartbeatMs`, a comment
+ * line (`: ping`) is sent whenever no event came for that long (it decodes to no event), so
+ * proxies keep the connection open. Stopping early stops the source and clears the timer.
+ */
+export function encodeSSE(
+  events: AsyncIterable<SSEEvent>,
+  options: { heartbeatMs?: number } = {},
+): AsyncIterableX<Uint8Array> {
+  const heartbeatMs = options.heartbeatMs;
+  if (heartbeatMs !== undefined && !(heartbeatMs > 0)) {
+    throw new RangeError(`encodeSSE: heartbeatMs must be > 0, got ${String(heartbeatMs)}`);
+  }
+  return fromIterator(() => (heartbeatMs ? encodeWithHeartbeat(events, heartbeatMs) : encodePlain(events)));
+}
+
+async function* encodePlain(events: AsyncIterable<SSEEvent>): AsyncGenerator<Uint8Array> {
+  for await (const event of events) yield encoder.encode(formatSSE(event));
+}
+
+async function* encodeWithHeartbeat(events: AsyncIterable<SSEEvent>, heartbeatMs: number): AsyncGenerator<Uint8Array> {
+  const iterator = events[Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<SSEEvent>> | undefined;
+  let done = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    while (true) {
+      pending ??= iterator.next();
+      const current = pending;
+      const result = await new Promise<IteratorResult<SSEEvent> | typeof TIMEOUT>((resolve, reject) => {
+        timer = setTimeout(() => resolve(TIMEOUT), heartbeatMs);
+        current.then(resolve, reject);
+      });
+      clearTimeout(timer);
+      timer = undefined;
+      if (result === TIMEOUT) {
+        yield PING;
+        continue;
+      }
+      pending = undefined;
+      if (result.done) {
+        done = true;
+        return;
+      }
+      yield encoder.encode(formatSSE(result.value));
+    }
+  } catch (error) {
+    done = true;
+    throw error;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (!done) await iterator.return?.();
+  }
+}
