@@ -1,4 +1,4 @@
-// Base64 without Node's Buffer (core runs in browsers and edge runtimes too).
+// Base64 with no Node-only API (core runs in browsers and edge runtimes too).
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const LOOKUP = new Uint8Array(256).fill(255);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;

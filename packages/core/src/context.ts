@@ -49,6 +49,8 @@ export class Run {
 
   /** Resolves with `pending`'s result, or with undefined as soon as a side part or a failure arrives. */
   race<T>(pending: Promise<T>): Promise<T | undefined> {
+    // A side part may have arrived while `pending` was being created (stages start synchronously).
+    if (this.side.length > 0 || this.failure) return Promise.resolve(undefined);
     return new Promise<T | undefined>((resolve, reject) => {
       this.#wake = () => resolve(undefined);
       pending.then(resolve, reject);

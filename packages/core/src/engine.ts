@@ -56,7 +56,7 @@ export async function* runFused(
   const slots: Slot[] = members.map((m) => ({ active: 0, limit: m.concurrency, waiters: [] }));
   const lookahead = Math.max(64, 2 * Math.max(1, ...members.map((m) => Math.min(m.concurrency, 4096))));
   const root = new OutputNode();
-  const tasks = new Set<Promise<void>>();
+  const iterating = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -159,10 +159,20 @@ export async function* runFused(
         const value = await result;
         if (!stopped) append(node, expand(value, k, name));
       } else {
-        for await (const item of result as AsyncIterable<unknown>) {
-          if (stopped) break;
-          append(node, spawn(toPart(item, name), k + 1));
-          notify();
+        // Stopping waits for these loops, so the fn's `finally` has run; a bare promise cannot be
+        // returned, only aborted through ctx.signal, so it is not waited for.
+        const loop = (async () => {
+          for await (const item of result as AsyncIterable<unknown>) {
+            if (stopped) break;
+            append(node, spawn(toPart(item, name), k + 1));
+            notify();
+          }
+        })();
+        iterating.add(loop);
+        try {
+          await loop;
+        } finally {
+          iterating.delete(loop);
         }
       }
     } finally {
@@ -211,8 +221,7 @@ export async function* runFused(
         notify();
       }
     })();
-    tasks.add(task);
-    void task.then(() => tasks.delete(task));
+    void task;
   };
 
   const pump = async () => {
@@ -248,6 +257,13 @@ export async function* runFused(
     }
   };
 
+  // An abort (caller, another stage's error, the end of the run) must end the walk even while
+  // nothing upstream moves; `finally` then returns the input.
+  const stopOnAbort = () => {
+    if (!failure) failure = { error: controller.signal.reason };
+    notify();
+  };
+  controller.signal.addEventListener('abort', stopOnAbort, { once: true });
   const stack: OutputNode[] = [root];
   const pumping = pump();
   try {
@@ -283,6 +299,7 @@ export async function* runFused(
     }
   } finally {
     stopped = true;
+    controller.signal.removeEventListener('abort', stopOnAbort);
     controller.abort(failure ? failure.error : stoppedReason());
     room?.();
     for (const slot of slots) for (const resolve of slot.waiters.splice(0)) resolve();
@@ -296,7 +313,7 @@ export async function* runFused(
       }
     }
     await pumping;
-    await Promise.allSettled([...tasks]);
+    await Promise.allSettled([...iterating]);
     if (stopError && !failure) throw stopError.error;
   }
 }

@@ -49,14 +49,22 @@ export function checkedInput(
   run: Run,
   upstream: AbortController | undefined,
   where: string,
+  signal: AbortSignal,
 ): AsyncIterable<Part> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<Part> {
       const iterator = source[Symbol.asyncIterator]();
       let done = false;
+      // When the consuming stage is stopped, return the source at once: a source that can stop
+      // promptly (streamContent, an HTTP body) then ends a read the stage is blocked in.
+      const onAbort = () => {
+        if (!done) void Promise.resolve(iterator.return?.()).catch(() => {});
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
       const check = (result: IteratorResult<unknown>): IteratorResult<Part> | Promise<IteratorResult<Part>> => {
         if (result.done) {
           done = true;
+          signal.removeEventListener('abort', onAbort);
           return result;
         }
         const value = result.value;
@@ -70,11 +78,13 @@ export function checkedInput(
       };
       const failed = (error: unknown): never => {
         done = true;
+        signal.removeEventListener('abort', onAbort);
         throw error;
       };
       return {
         next: () => iterator.next().then(check, failed),
         return: async (): Promise<IteratorResult<Part>> => {
+          signal.removeEventListener('abort', onAbort);
           if (!done) {
             done = true;
             upstream?.abort(new DOMException('The consumer stopped reading', 'AbortError'));

@@ -123,6 +123,8 @@ export function partProcessor(
   return makeProcessor([{ kind: 'parts', members: [member] }], name) as PartProcessor;
 }
 
+function noop(): void {}
+
 function matchAll(): boolean {
   return true;
 }
@@ -163,7 +165,7 @@ async function* runStages(
         const stageInput =
           source === undefined && stage.acceptsNoInput
             ? undefined
-            : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name));
+            : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name, controller.signal));
         upstream = { [Symbol.asyncIterator]: () => stage.run(stageInput, ctx)[Symbol.asyncIterator]() };
       }
       upstreamController = controller;
@@ -178,7 +180,10 @@ async function* runStages(
         continue;
       }
       run.throwIfFailed();
-      pending ??= iterator.next();
+      if (!pending) {
+        pending = iterator.next();
+        pending.catch(noop);
+      }
       let result: IteratorResult<unknown> | undefined;
       try {
         result = await run.race(pending);

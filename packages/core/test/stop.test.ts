@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Context, chain, partProcessor, processor } from '../src/index.ts';
+import { streamContent, tracked } from '../src/testing.ts';
+
+/** A stage that records its cleanup and waits on ctx.signal like real I/O does. */
+function probe(log: string[], name: string, mode: 'part' | 'stream') {
+  const wait = (ctx: Context, ms: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, ms);
+      ctx.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(ctx.signal.reason);
+        },
+        { once: true },
+      );
+    });
+  if (mode === 'part') {
+    return partProcessor(async function* (part, ctx) {
+      try {
+        await wait(ctx, 5);
+        yield part;
+      } finally {
+        log.push(`${name}:finally:${ctx.signal.aborted ? 'aborted' : 'live'}`);
+      }
+    });
+  }
+  return processor(async function* (input, ctx) {
+    try {
+      for await (const part of input) {
+        await wait(ctx, 5);
+        yield part;
+      }
+    } finally {
+      log.push(`${name}:finally:${ctx.signal.aborted ? 'aborted' : 'live'}`);
+    }
+  });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('stopping a run', () => {
+  it('break stops every stage and the source: finally blocks ran, signals aborted, before the loop exits', async () => {
+    const log: string[] = [];
+    const source = tracked(['a', 'b', 'c'], { endless: true, delayMs: 1 });
+    const run = chain(probe(log, 'p1', 'part'), probe(log, 's1', 'stream'), probe(log, 'p2', 'part'))(source);
+    for await (const part of run) if (part.text === 'a') break;
+    expect(source.tracker.closed).toBe(true);
+    expect(log.filter((l) => l.startsWith('s1'))).toEqual(['s1:finally:aborted']);
+    expect(log.some((l) => l.startsWith('p1'))).toBe(true);
+    expect(log.every((l) => l.endsWith('aborted') || l.endsWith('live'))).toBe(true);
+  });
+
+  it('an error in any stage reaches the consumer as the same object and stops the others', async () => {
+    const log: string[] = [];
+    class MyError extends Error {}
+    const boom = new MyError('boom');
+    const failing = processor(async function* (input) {
+      for await (const part of input) {
+        if (part.text === 'b') throw boom;
+        yield part;
+      }
+    });
+    const source = tracked(['a', 'b', 'c'], { endless: true });
+    const error = await chain(
+      probe(log, 'p1', 'part'),
+      failing,
+      probe(log, 's2', 'stream'),
+    )(source)
+      .gather()
+      .catch((e) => e);
+    expect(error).toBe(boom);
+    expect(error).toBeInstanceOf(MyError);
+    expect(source.tracker.closed).toBe(true);
+    expect(log.some((l) => l.startsWith('s2:finally'))).toBe(true);
+  });
+
+  it('an error in a part processor while the consumer waits elsewhere still ends the run at once', async () => {
+    const boom = new Error('late');
+    const p = partProcessor(async (part) => {
+      if (part.text === 'bad') {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        throw boom;
+      }
+      return new Promise<undefined>(() => {});
+    });
+    await expect(p(['hang', 'bad']).gather()).rejects.toBe(boom);
+  });
+
+  it("aborting the caller's signal rejects with signal.reason after every stage stopped; no timers left", async () => {
+    vi.useFakeTimers();
+    const log: string[] = [];
+    const controller = new AbortController();
+    const reason = new Error('user pressed stop');
+    const run = chain(probe(log, 'p1', 'part'), probe(log, 's1', 'stream'))(
+      streamContent(['a', 'b', 'c'], { delayMs: 100 }),
+      {
+        signal: controller.signal,
+      },
+    );
+    const result = run.gather().catch((e) => e);
+    await vi.advanceTimersByTimeAsync(150);
+    controller.abort(reason);
+    expect(await result).toBe(reason);
+    expect(log).toContain('s1:finally:aborted');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('an already aborted signal rejects at once with its reason', async () => {
+    const reason = new Error('too late');
+    await expect(partProcessor((p) => p)(['a'], { signal: AbortSignal.abort(reason) }).gather()).rejects.toBe(reason);
+  });
+
+  it('ctx.signal aborts when the run ends normally too (background work tied to it stops)', async () => {
+    let signal: AbortSignal | undefined;
+    const p = processor(async function* (input, ctx) {
+      signal = ctx.signal;
+      yield* input;
+    });
+    await p(['a']).gather();
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('a PartStream can be iterated only once', async () => {
+    const stream = partProcessor((p) => p)(['a']);
+    await stream.gather();
+    expect(() => stream[Symbol.asyncIterator]()).toThrow(/already iterated/);
+  });
+});
