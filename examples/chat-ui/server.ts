@@ -1,0 +1,41 @@
+/**
+ * The chat UI on node:http. With OPENAI_API_KEY set it talks to OpenAI (OPENAI_MODEL, default
+ * gpt-4o-mini); otherwise it starts the embedded fake OpenAI-compatible server, so it runs with no
+ * setup. Run: `pnpm exec tsx examples/chat-ui/server.ts`, then open the printed address.
+ */
+import type { Processor } from '@sluice/core';
+import { openai } from '@sluice/processors';
+import { startFakeModelServer } from '@sluice/processors/testing';
+import { createChatApp } from './app.ts';
+import { listen } from './node-adapter.ts';
+
+export const DEMO_REPLY =
+  'Streaming means the reply travels as it is made: each token leaves the model, crosses the server and reaches your screen at once, instead of waiting for the whole answer. Sluice keeps every stage of that path cancellable, so pressing Stop closes the model connection too.';
+
+export async function startChat(options: { model?: Processor; port?: number } = {}) {
+  let fake: Awaited<ReturnType<typeof startFakeModelServer>> | undefined;
+  let model = options.model;
+  if (!model) {
+    if (process.env.OPENAI_API_KEY) {
+      model = openai({ model: process.env.OPENAI_MODEL ?? 'gpt-4o-mini' });
+    } else {
+      fake = await startFakeModelServer({ provider: 'openai', reply: DEMO_REPLY, delayMs: 40 });
+      model = openai({ model: 'fake-model', baseURL: fake.baseURL, apiKey: 'not-needed' });
+    }
+  }
+  const app = await createChatApp({ model });
+  const server = await listen((request) => app.fetch(request), options.port ?? 0);
+  return {
+    url: server.url,
+    close: async () => {
+      await server.close();
+      await fake?.close();
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const chat = await startChat({ port: Number(process.env.PORT ?? 3000) });
+  console.log(`chat UI on ${chat.url} (Ctrl+C to stop)`);
+  process.once('SIGINT', () => void chat.close().then(() => process.exit(0)));
+}

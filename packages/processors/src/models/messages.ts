@@ -1,0 +1,97 @@
+// Input parts -> a provider-neutral conversation: roles mapped ('' and 'user'
+// are the user, 'model' the assistant, 'system' the system prompt, 'tool' the
+// tool results), consecutive parts of one role grouped into one turn.
+
+import type { Part } from '@sluice/core';
+import { z } from 'zod';
+
+/** One turn of the conversation; its parts keep their order. */
+export interface Turn {
+  role: 'user' | 'assistant' | 'tool';
+  parts: Part[];
+}
+
+/** The conversation a model processor sends. */
+export interface Conversation {
+  /** System prompt: the `system` option first, then the text of 'system' parts. */
+  system: string | undefined;
+  turns: Turn[];
+}
+
+/** A tool the model may call. `parameters` is a JSON Schema object or a zod schema. */
+export interface ToolSpec {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown> | z.ZodType;
+}
+
+function roleOf(part: Part): Turn['role'] | 'system' {
+  if (part.toolResult) return 'tool';
+  switch (part.role) {
+    case 'system':
+      return 'system';
+    case 'model':
+    case 'assistant':
+      return 'assistant';
+    case 'tool':
+      return 'tool';
+    default:
+      return 'user';
+  }
+}
+
+/**
+ * Groups input parts into turns. Only parts of the default substream are
+ * sent (reasoning and other side streams of earlier answers are not), and
+ * empty text parts are dropped.
+ */
+export function toConversation(parts: readonly Part[], system?: string): Conversation {
+  const systemTexts: string[] = system ? [system] : [];
+  const turns: Turn[] = [];
+  for (const part of parts) {
+    if (part.substream !== '') continue;
+    if (part.text === '' && !part.toolCall && !part.toolResult) continue;
+    const role = roleOf(part);
+    if (role === 'system') {
+      if (part.text !== undefined) systemTexts.push(part.text);
+      continue;
+    }
+    const last = turns.at(-1);
+    if (last && last.role === role) last.parts.push(part);
+    else turns.push({ role, parts: [part] });
+  }
+  return { system: systemTexts.length > 0 ? systemTexts.join('\n\n') : undefined, turns };
+}
+
+/** The base64 of a binary part's data. */
+export function base64Of(part: Part): string {
+  return Buffer.from(part.data ?? new Uint8Array()).toString('base64');
+}
+
+/** The JSON Schema of a tool's parameters (zod schemas converted; `$schema` dropped). */
+export function toolParameters(tool: ToolSpec): Record<string, unknown> {
+  const parameters = tool.parameters;
+  if (parameters === undefined) return { type: 'object', properties: {} };
+  const schema =
+    parameters instanceof z.ZodType
+      ? (z.toJSONSchema(parameters) as Record<string, unknown>)
+      : (parameters as Record<string, unknown>);
+  const { $schema: _ignored, ...rest } = schema;
+  return rest;
+}
+
+/** A tool result as text: strings as they are, anything else as JSON. */
+export function resultText(result: unknown): string {
+  return typeof result === 'string' ? result : JSON.stringify(result ?? null);
+}
+
+/** The error thrown when a part cannot be expressed in a provider's format. */
+export class UnsupportedPartError extends Error {
+  override name = 'UnsupportedPartError';
+  readonly code = 'E_UNSUPPORTED_PART';
+  constructor(provider: string, part: Part) {
+    super(
+      `${provider}: cannot send a part of mimetype '${part.mimetype}' with role '${part.role}'; send text, images, tool calls or tool results (convert other media first)`,
+    );
+  }
+}

@@ -1,0 +1,89 @@
+// The processor shell shared by the HTTP model processors: gather the input,
+// build the provider call, run it, and turn each neutral event into a part
+// the moment it arrives (one text part per token, no buffering).
+
+import { type Part, type Processor, part, processor, statusPart, TOOL_CALL_MIMETYPE, textPart } from '@sluice/core';
+import { APIError } from '../http/errors.ts';
+import { withConfig } from './config.ts';
+import type { ModelEvent } from './events.ts';
+import type { ModelOptions } from './options.ts';
+import { type ModelCall, type RetryInfo, runModel } from './run.ts';
+
+const noData = new Uint8Array(0);
+
+/** The part for one model event: text (role 'model'), reasoning (substream 'reasoning'), a tool call, or the final status. */
+export function eventToPart(
+  event: Exclude<ModelEvent, { type: 'error' }>,
+  source: { provider: string; model: string },
+): Part {
+  switch (event.type) {
+    case 'text':
+      return textPart(event.text, { role: 'model' });
+    case 'reasoning':
+      return textPart(event.text, { role: 'model', substream: 'reasoning' });
+    case 'toolCall':
+      return part(noData, {
+        mimetype: TOOL_CALL_MIMETYPE,
+        role: 'model',
+        toolCall: { id: event.id, name: event.name, args: event.args },
+      });
+    case 'finish': {
+      const usage = event.usage ? ` (${event.usage.inputTokens} input, ${event.usage.outputTokens} output tokens)` : '';
+      return statusPart(`${source.provider} ${source.model} finished: ${event.finishReason ?? 'unknown'}${usage}`, {
+        role: 'model',
+        metadata: {
+          provider: source.provider,
+          model: source.model,
+          finishReason: event.finishReason,
+          rawFinishReason: event.rawFinishReason,
+          usage: event.usage,
+        },
+      });
+    }
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof APIError) return error.status ? `${error.name} (${error.status})` : error.name;
+  return error instanceof Error ? error.name : 'error';
+}
+
+/** The configuration a model processor exposes to `cache()`: everything but secrets and live objects. */
+export function publicConfig(provider: string, options: ModelOptions): Record<string, unknown> {
+  const { apiKey: _key, headers: _headers, dispatcher: _dispatcher, ...rest } = options;
+  return { provider, ...rest };
+}
+
+/**
+ * Builds a model processor: each run gathers its whole input, makes one
+ * call, and streams the answer part by part as it arrives. Runs are
+ * independent and may overlap (the connection pool is shared). Retries are
+ * announced as status parts; stopping the run closes the socket at once.
+ */
+export function modelProcessor(
+  provider: string,
+  options: ModelOptions,
+  build: (parts: readonly Part[], options: ModelOptions) => ModelCall,
+): Processor {
+  if (!options || typeof options.model !== 'string' || options.model === '') {
+    throw new TypeError(`${provider}: the model option is required, e.g. ${provider}({ model: '...' })`);
+  }
+  const name = options.name ?? `${provider}:${options.model}`;
+  const source = { provider, model: options.model };
+  const p = processor(
+    async function* model(input, ctx) {
+      const parts = await input.gather();
+      const call = build(parts, options);
+      const onRetry = (info: RetryInfo) =>
+        ctx.status(
+          `${name}: ${describeError(info.error)}, retry ${info.retry} of ${info.maxRetries} in ${Math.round(info.delayMs)} ms`,
+          { metadata: { retry: info.retry, maxRetries: info.maxRetries, delayMs: info.delayMs } },
+        );
+      for await (const event of runModel(call, ctx.signal, onRetry)) {
+        if (event.type !== 'error') yield eventToPart(event, source);
+      }
+    },
+    { name },
+  );
+  return withConfig(p, publicConfig(provider, options));
+}

@@ -1,0 +1,253 @@
+// OpenAI chat completions streaming, as served by OpenAI, vLLM, LM Studio,
+// OpenRouter, llama.cpp server and Ollama's /v1. Wire details handled: the
+// role-only first chunk, `reasoning_content` (vLLM, DeepSeek) and `reasoning`
+// (OpenRouter, Ollama) deltas, tool-call fragments keyed by `index`, the usage
+// chunk with empty `choices`, `[DONE]`, OpenRouter's keep-alive comments (the
+// SSE decoder drops them) and `finish_reason: 'error'`, vLLM's
+// `{ object: 'error', code: 400 }` and LM Studio's `{ error: 'text' }`.
+
+import type { Part } from '@sluice/core';
+import { parseErrorBody } from '../../http/errors.ts';
+import { count, field, type ModelEvent, parseArgs, type StreamDecoder, type Usage } from '../events.ts';
+import {
+  base64Of,
+  resultText,
+  type ToolSpec,
+  toConversation,
+  toolParameters,
+  UnsupportedPartError,
+} from '../messages.ts';
+import { joinURL, type ModelOptions, stopList } from '../options.ts';
+import type { ModelCall } from '../run.ts';
+
+type Message = Record<string, unknown>;
+
+function userContent(parts: Part[]): unknown {
+  if (parts.every((part) => part.text !== undefined)) return parts.map((part) => part.text).join('');
+  return parts.map((part) => {
+    if (part.text !== undefined) return { type: 'text', text: part.text };
+    if (part.data && part.mimetype.startsWith('image/'))
+      return { type: 'image_url', image_url: { url: `data:${part.mimetype};base64,${base64Of(part)}` } };
+    throw new UnsupportedPartError('openai', part);
+  });
+}
+
+/** The chat completions `messages` for the input parts. */
+export function openAIMessages(parts: readonly Part[], system?: string): Message[] {
+  const conversation = toConversation(parts, system);
+  const messages: Message[] = [];
+  if (conversation.system !== undefined) messages.push({ role: 'system', content: conversation.system });
+  for (const turn of conversation.turns) {
+    if (turn.role === 'user') {
+      messages.push({ role: 'user', content: userContent(turn.parts) });
+    } else if (turn.role === 'assistant') {
+      const text = turn.parts
+        .filter((part) => !part.toolCall && part.text !== undefined)
+        .map((part) => part.text)
+        .join('');
+      const calls = turn.parts.filter((part) => part.toolCall);
+      const message: Message = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
+      if (calls.length > 0) {
+        message.tool_calls = calls.map((part) => ({
+          id: part.toolCall?.id,
+          type: 'function',
+          function: { name: part.toolCall?.name, arguments: JSON.stringify(part.toolCall?.args ?? {}) },
+        }));
+      }
+      messages.push(message);
+    } else {
+      for (const part of turn.parts) {
+        messages.push({
+          role: 'tool',
+          tool_call_id: part.toolResult?.id ?? String(part.metadata.toolCallId ?? ''),
+          content: part.toolResult ? resultText(part.toolResult.result) : (part.text ?? ''),
+        });
+      }
+    }
+  }
+  return messages;
+}
+
+/** OpenAI tool definitions. */
+export function openAITools(tools: readonly ToolSpec[]): unknown[] {
+  return tools.map((tool) => ({
+    type: 'function',
+    function: {
+      name: tool.name,
+      ...(tool.description ? { description: tool.description } : {}),
+      parameters: toolParameters(tool),
+    },
+  }));
+}
+
+/** The request body for `/chat/completions` (streaming, with usage). */
+export function openAIBody(
+  parts: readonly Part[],
+  options: ModelOptions & { maxTokensField?: 'max_tokens' | 'max_completion_tokens' },
+): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    model: options.model,
+    messages: openAIMessages(parts, options.system),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (options.temperature !== undefined) body.temperature = options.temperature;
+  if (options.maxTokens !== undefined) body[options.maxTokensField ?? 'max_tokens'] = options.maxTokens;
+  const stop = stopList(options.stop);
+  if (stop) body.stop = stop;
+  if (options.tools && options.tools.length > 0) body.tools = openAITools(options.tools);
+  if (options.toolChoice !== undefined) {
+    body.tool_choice =
+      typeof options.toolChoice === 'string'
+        ? options.toolChoice
+        : { type: 'function', function: { name: options.toolChoice.name } };
+  }
+  return { ...body, ...options.extraBody };
+}
+
+const finishReasons: Record<string, string> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool_calls',
+  function_call: 'tool_calls',
+  content_filter: 'content_filter',
+  error: 'error',
+  eos: 'stop',
+};
+
+interface PendingCall {
+  id: string;
+  name: string;
+  args: string;
+}
+
+/** A decoder for chat completion chunks (the SSE data of each event, parsed; `[DONE]` is not pushed). */
+export function openAIDecoder(): StreamDecoder {
+  const calls = new Map<number, PendingCall>();
+  let finishReason: string | undefined;
+  let usage: Usage | undefined;
+  let lastIndex = -1;
+
+  const flushCalls = (): ModelEvent[] => {
+    const out: ModelEvent[] = [];
+    for (const [, call] of [...calls].sort(([a], [b]) => a - b)) {
+      out.push({ type: 'toolCall', id: call.id || `call_${out.length}`, name: call.name, args: parseArgs(call.args) });
+    }
+    calls.clear();
+    return out;
+  };
+
+  return {
+    push(value) {
+      const out: ModelEvent[] = [];
+      const error = field(value, 'error');
+      if ((error !== undefined && error !== null) || field(value, 'object') === 'error') {
+        return [{ type: 'error', fields: parseErrorBody(value) }];
+      }
+      const choices = field(value, 'choices');
+      if (Array.isArray(choices)) {
+        for (const choice of choices) {
+          const index = field(choice, 'index');
+          if (typeof index === 'number' && index !== 0) continue;
+          const delta = field(choice, 'delta') ?? field(choice, 'message');
+          const reasoning = field(delta, 'reasoning_content') ?? field(delta, 'reasoning');
+          if (typeof reasoning === 'string' && reasoning !== '') out.push({ type: 'reasoning', text: reasoning });
+          const content = field(delta, 'content');
+          if (typeof content === 'string' && content !== '') out.push({ type: 'text', text: content });
+          const refusal = field(delta, 'refusal');
+          if (typeof refusal === 'string' && refusal !== '') out.push({ type: 'text', text: refusal });
+          const toolCalls = field(delta, 'tool_calls');
+          if (Array.isArray(toolCalls)) {
+            for (const fragment of toolCalls) {
+              const fragmentIndex = field(fragment, 'index');
+              const id = field(fragment, 'id');
+              let key: number;
+              if (typeof fragmentIndex === 'number') key = fragmentIndex;
+              else if (typeof id === 'string' && id !== '' && ![...calls.values()].some((c) => c.id === id))
+                key = lastIndex + 1;
+              else key = Math.max(lastIndex, 0);
+              lastIndex = Math.max(lastIndex, key);
+              let call = calls.get(key);
+              if (!call) {
+                call = { id: '', name: '', args: '' };
+                calls.set(key, call);
+              }
+              if (typeof id === 'string' && id !== '') call.id = id;
+              const fn = field(fragment, 'function');
+              const name = field(fn, 'name');
+              if (typeof name === 'string' && name !== '') call.name = call.name === '' ? name : call.name;
+              const args = field(fn, 'arguments');
+              if (typeof args === 'string') call.args += args;
+              else if (args !== undefined && args !== null) call.args += JSON.stringify(args);
+            }
+          }
+          const reason = field(choice, 'finish_reason');
+          if (typeof reason === 'string' && reason !== '') {
+            finishReason = reason;
+            if (reason === 'error') {
+              return [
+                ...out,
+                { type: 'error', fields: { message: 'the model stream ended with finish_reason "error"' } },
+              ];
+            }
+            out.push(...flushCalls());
+          }
+        }
+      }
+      const rawUsage = field(value, 'usage');
+      if (rawUsage !== null && typeof rawUsage === 'object') {
+        const input = count(field(rawUsage, 'prompt_tokens'));
+        const output = count(field(rawUsage, 'completion_tokens'));
+        if (input !== undefined || output !== undefined) {
+          usage = {
+            inputTokens: input ?? 0,
+            outputTokens: output ?? 0,
+            totalTokens: count(field(rawUsage, 'total_tokens')) ?? (input ?? 0) + (output ?? 0),
+          };
+        }
+      }
+      return out;
+    },
+    end() {
+      return [
+        ...flushCalls(),
+        {
+          type: 'finish',
+          finishReason: finishReason === undefined ? undefined : (finishReasons[finishReason] ?? finishReason),
+          rawFinishReason: finishReason,
+          usage,
+        },
+      ];
+    },
+  };
+}
+
+/** Default OpenAI base URL (includes `/v1`, as in the official SDK). */
+export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+
+/** The HTTP call for `parts`: POST `<baseURL>/chat/completions`, bearer key, SSE. */
+export function openAICall(parts: readonly Part[], options: ModelOptions): ModelCall {
+  const baseURL = options.baseURL ?? process.env.OPENAI_BASE_URL ?? OPENAI_BASE_URL;
+  const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
+  const official = /^https:\/\/api\.openai\.com(\/|$)/.test(baseURL);
+  const body = openAIBody(parts, { ...options, maxTokensField: official ? 'max_completion_tokens' : 'max_tokens' });
+  return {
+    provider: 'openai',
+    framing: 'sse',
+    request: {
+      url: joinURL(baseURL, 'chat/completions'),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        ...options.headers,
+      },
+      body: JSON.stringify(body),
+      provider: 'openai',
+      secrets: apiKey ? [apiKey] : [],
+    },
+    createDecoder: openAIDecoder,
+    transport: options,
+    maxRetries: options.maxRetries ?? options.retries,
+  };
+}

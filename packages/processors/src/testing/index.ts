@@ -1,0 +1,22 @@
+export {
+  type FakeFailure,
+  type FakeMessage,
+  type FakeModelServer,
+  type FakeModelServerOptions,
+  type FakeReplyLike,
+  messagesOf,
+  type RecordedRequest,
+  startFakeModelServer,
+} from './fake-server.ts';
+export {
+  type EncodeOptions,
+  encodeReply,
+  encodeStreamError,
+  errorResponseBody,
+  type FakeProvider,
+  type FakeReply,
+  type FakeStreamError,
+  type FakeToolCall,
+  type OpenAIDialect,
+  type WireChunk,
+} from './wire.ts';

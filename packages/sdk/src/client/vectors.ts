@@ -1,0 +1,119 @@
+// The `vectors` resource: search, one download by token (`save(path)` through
+// the `download` processor), and `batchLoad` (./batch-load.ts).
+
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { jsonPart, readJSON } from '@sluice/core';
+import { type DownloadRequest, DownloadResultSchema, download } from '@sluice/processors';
+import { DownloadError } from '../errors.ts';
+import { type BatchLoadParams, batchLoad, type LoadResult } from './batch-load.ts';
+import type { Client } from './client.ts';
+import { MiB } from './files.ts';
+import type { RegistryTransport } from './http.ts';
+import { callSignal, type RequestOptions } from './marketplace.ts';
+import { type DownloadInfo, DownloadInfoSchema, type VectorPackage, VectorPackageSchema } from './schemas.ts';
+import { type SearchOptions, type SearchParams, type SearchResults, searchResults } from './search.ts';
+
+/** A file saved by `save(path)`, verified. */
+export interface SavedFile {
+  readonly path: string;
+  readonly sizeBytes: number;
+  readonly sha256: string;
+}
+
+/** Options of `save`. */
+export interface SaveOptions {
+  /** Aborting stops the download and deletes the partial file; `save` rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Retries of transient failures, resuming with Range where the server allows; default 3 (the `download` processor's). */
+  retries?: number;
+}
+
+/** What `vectors.download(token)` resolves with: the file's facts, and `save` to fetch it. */
+export interface PackageDownload extends DownloadInfo {
+  /** `sizeBytes / 1048576` (mebibytes). */
+  readonly sizeMb: number;
+  /**
+   * Downloads the file to `path` (a file path, or an existing folder / a path
+   * ending in '/' to keep the registry's filename) with the `download`
+   * processor: written to a sibling `.partial`, resumed with Range after a
+   * dropped connection, size and sha256 checked, then renamed into place. A file
+   * already there with the right sha256 costs no request. Rejects with
+   * `DownloadError` when the file cannot be fetched or verified; nothing
+   * unverified is ever left at `path`.
+   */
+  save(path: string, options?: SaveOptions): Promise<SavedFile>;
+}
+
+/** The `vectors` resource. */
+export interface Vectors {
+  /** Vector packages matching `params.query`, every page (see `SearchResults`). */
+  search(params: SearchParams, options?: SearchOptions): SearchResults<VectorPackage>;
+  /** The file a download token (from a purchase) gives access to. `NotFoundError` for an unknown token. */
+  download(downloadToken: string, options?: RequestOptions): Promise<PackageDownload>;
+  /** Buys and downloads many packages at once; see `BatchLoadParams`. */
+  batchLoad(params: BatchLoadParams): Promise<LoadResult[]>;
+}
+
+async function targetPath(path: string, filename: string): Promise<string> {
+  if (path.endsWith('/')) return join(path, filename);
+  const info = await stat(path).catch(() => undefined);
+  return info?.isDirectory() ? join(path, filename) : path;
+}
+
+/** Saves one file with the `download` processor; rejects with DownloadError unless it was verified. */
+export async function saveFile(info: DownloadInfo, path: string, options: SaveOptions & { closer: AbortSignal }) {
+  const target = await targetPath(path, info.filename);
+  const signal = callSignal(options.closer, options.signal);
+  const downloader = download({ outputDir: dirname(target), retries: options.retries, maxConcurrency: 1 });
+  const request: DownloadRequest = {
+    url: info.url,
+    filename: basename(target),
+    sha256: info.sha256,
+    size: info.sizeBytes,
+  };
+  for await (const p of downloader(jsonPart(request, { type: 'DownloadRequest' }), { signal })) {
+    if (!p.mimetype.includes('type=DownloadResult')) continue;
+    const result = readJSON(p, DownloadResultSchema);
+    if (!result.success) {
+      throw new DownloadError(`download of ${info.filename} (package ${info.packageId}) failed: ${result.error}`, {
+        packageId: info.packageId,
+        url: info.url,
+      });
+    }
+    return { path: result.path, sizeBytes: result.sizeBytes, sha256: result.sha256 };
+  }
+  throw new DownloadError(`download of ${info.filename}: the download processor gave no result`, {
+    packageId: info.packageId,
+    url: info.url,
+  });
+}
+
+export function vectors(client: Client, transport: RegistryTransport, closer: AbortSignal): Vectors {
+  return {
+    search(params, options = {}) {
+      closer.throwIfAborted();
+      return searchResults(transport, '/vectors', VectorPackageSchema, params, { ...options, closer });
+    },
+    async download(downloadToken, options = {}) {
+      if (typeof downloadToken !== 'string' || downloadToken === '') {
+        throw new TypeError(
+          'vectors.download: the download token must be a non-empty string (from marketplace.purchase)',
+        );
+      }
+      const info = await transport.json(DownloadInfoSchema, {
+        method: 'GET',
+        path: `/downloads/${encodeURIComponent(downloadToken)}`,
+        signal: callSignal(closer, options.signal),
+      });
+      return {
+        ...info,
+        sizeMb: info.sizeBytes / MiB,
+        save: (path, saveOptions = {}) => saveFile(info, path, { ...saveOptions, closer }),
+      };
+    },
+    batchLoad(params) {
+      return batchLoad(client, params, closer);
+    },
+  };
+}

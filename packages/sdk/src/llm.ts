@@ -1,0 +1,340 @@
+// `createLLM`: one call to get a model from any supported provider, with the
+// provider's usual defaults, and `Session`: a conversation kept as parts.
+// Both are thin layers over the model processors: `llm.processor` is the
+// processor itself, ready to be piped into a larger pipeline.
+
+import {
+  type ContentLike,
+  fromJSON,
+  isPart,
+  type Part,
+  type PartLike,
+  PartSchema,
+  PartStream,
+  type Processor,
+  part,
+  textPart,
+  toJSON,
+} from '@sluice/core';
+import { anthropic, fakeModel, gemini, ollama, openai } from '@sluice/processors';
+import { z } from 'zod';
+import { ClosedError, ConfigError, SessionBusyError } from './errors.ts';
+import { type Environment, PROVIDERS, type Provider, resolveProvider } from './providers.ts';
+
+/** The options the model processors take (`openai`, `anthropic`, `ollama`, `gemini`). */
+export type ModelOptions = Parameters<typeof openai>[0];
+/** The options of `fakeModel`. */
+export type FakeModelOptions = Parameters<typeof fakeModel>[0];
+
+/** Options of `createLLM` for a remote provider: the model processor's options, with defaults filled in. */
+export type RemoteLLMOptions = Omit<ModelOptions, 'system'> & {
+  /** Model name, e.g. 'gpt-4o-mini', 'claude-sonnet-4-5', 'llama3.2', 'gemini-2.5-flash'. Required. */
+  model: string;
+  /** Default: the provider's (see the README); OpenAI-compatible URLs include `/v1`. */
+  baseURL?: string;
+  /** Default: the provider's environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...). */
+  apiKey?: string;
+  /** System prompt sent first on every call (before the call's own `system`). */
+  system?: string;
+  /** Where environment variables are read; default `process.env`. */
+  env?: Environment;
+};
+
+/** Options of `createLLM('fake')`: an in-process deterministic model for tests and demos. */
+export interface FakeLLMOptions {
+  /** The answer (see `fakeModel`); default: echoes the last user message as `Echo: <text>`. */
+  reply?: FakeModelOptions['reply'];
+  /** Wait before each token; default 0. */
+  delayMs?: number;
+  /** Wait before the first token; default `delayMs`. */
+  firstDelayMs?: number;
+  /** Reported as `llm.model`; default 'fake'. */
+  model?: string;
+  system?: string;
+}
+
+/** Options of one `generate` / `stream` call. */
+export interface GenerateOptions {
+  /** Aborting stops the call: the request is cancelled and the call rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** System prompt for this call, after the LLM's own. */
+  system?: string;
+}
+
+/** Token counts reported by the provider. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens?: number;
+}
+
+/** What `generate` resolves with. */
+export interface GenerateResult {
+  /** The answer: the text of the default substream. */
+  text: string;
+  /** Every part the model produced, in order: text, tool calls, reasoning and status parts. */
+  parts: Part[];
+  usage?: Usage;
+  /** 'stop', 'length', 'tool_calls', 'content_filter', ... as reported on the final status part. */
+  finishReason?: string;
+}
+
+/** A model, ready to answer prompts. */
+export interface LLM extends AsyncDisposable {
+  readonly provider: Provider;
+  readonly model: string;
+  /** The model processor behind this LLM, to use in pipelines. */
+  readonly processor: Processor;
+  /** Runs one prompt to the end. Rejects with the provider's typed error (after retries) or `signal.reason`. */
+  generate(prompt: ContentLike, options?: GenerateOptions): Promise<GenerateResult>;
+  /** Streams one prompt's answer part by part (tokens as they arrive); runs when iterated. */
+  stream(prompt: ContentLike, options?: GenerateOptions): PartStream;
+  /** A conversation that remembers its turns. */
+  session(options?: SessionOptions): Session;
+  /** Stops every call still running (they reject with `ClosedError`) and refuses new ones. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of `llm.session()`. */
+export interface SessionOptions {
+  /** System prompt of every turn (not stored in the history). */
+  system?: string;
+  /** Earlier turns to start from. */
+  history?: readonly Part[];
+}
+
+/**
+ * Creates an LLM for `provider` with its usual defaults: base URL (option,
+ * then the provider's environment variable, then its public endpoint) and
+ * API key (option, then OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY
+ * or GOOGLE_API_KEY / OPENROUTER_API_KEY). Throws `MissingAPIKeyError`,
+ * naming the variable, when the provider's own service would be called
+ * without a key; a baseURL elsewhere (local server, proxy) needs none.
+ */
+export function createLLM(provider: 'fake', options?: FakeLLMOptions): LLM;
+export function createLLM(provider: Exclude<Provider, 'fake'>, options: RemoteLLMOptions): LLM;
+export function createLLM(provider: Provider, options?: RemoteLLMOptions | FakeLLMOptions): LLM;
+export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLLMOptions = {}): LLM {
+  if (!PROVIDERS.includes(provider)) {
+    throw new ConfigError(
+      `createLLM: unknown provider ${JSON.stringify(provider)}`,
+      `use one of ${PROVIDERS.map((p) => `'${p}'`).join(', ')}`,
+    );
+  }
+  if (provider === 'fake') {
+    const fake = options as FakeLLMOptions;
+    const model = fake.model ?? 'fake';
+    const p = fakeModel({
+      reply: fake.reply ?? echo,
+      delayMs: fake.delayMs,
+      firstDelayMs: fake.firstDelayMs,
+      name: `fake:${model}`,
+    });
+    return new ModelLLM(provider, model, p, fake.system);
+  }
+  const { env, system, baseURL, apiKey, ...rest } = options as RemoteLLMOptions;
+  if (typeof rest.model !== 'string' || rest.model === '') {
+    throw new ConfigError(`createLLM('${provider}'): the model option is required`, "e.g. { model: 'gpt-4o-mini' }");
+  }
+  const resolved = resolveProvider(provider, { baseURL, apiKey }, env ?? process.env);
+  const processorOptions: ModelOptions = {
+    name: `${provider}:${rest.model}`,
+    ...rest,
+    baseURL: resolved.baseURL,
+    apiKey: resolved.apiKey,
+  };
+  const factory = { openai, anthropic, ollama, gemini }[resolved.wire];
+  return new ModelLLM(provider, rest.model, factory(processorOptions), system);
+}
+
+/** The default reply of the fake provider: `Echo: ` and the text of the last user part. */
+function echo(input: Part[]): string {
+  const user = input.filter((p) => (p.role === '' || p.role === 'user') && p.substream === '' && p.text !== undefined);
+  return `Echo: ${user.at(-1)?.text ?? ''}`;
+}
+
+/** Every part of `content`, in order (strings become text parts). */
+async function collectParts(content: ContentLike): Promise<Part[]> {
+  if (typeof content === 'string' || content instanceof Uint8Array || isPart(content)) return [part(content)];
+  const out: Part[] = [];
+  if (typeof (content as AsyncIterable<PartLike>)[Symbol.asyncIterator] === 'function') {
+    for await (const item of content as AsyncIterable<PartLike>) out.push(part(item));
+  } else {
+    for (const item of content as Iterable<PartLike>) out.push(part(item));
+  }
+  return out;
+}
+
+/** `content` preceded by system parts; stays lazy (async iterables are not read before the run). */
+function withSystem(systems: readonly (string | undefined)[], content: ContentLike): ContentLike {
+  const prefix = systems.filter((s): s is string => !!s).map((s) => textPart(s, { role: 'system' }));
+  if (prefix.length === 0) return content;
+  return (async function* () {
+    yield* prefix;
+    if (typeof content === 'string' || content instanceof Uint8Array || isPart(content)) yield content;
+    else yield* content as AsyncIterable<PartLike> | Iterable<PartLike>;
+  })();
+}
+
+/** The text, usage and finish reason of a finished run. */
+function resultOf(parts: Part[]): GenerateResult {
+  const result: GenerateResult = { text: '', parts };
+  for (const p of parts) {
+    if (p.substream === '' && p.text !== undefined) result.text += p.text;
+    if (p.substream === 'status') {
+      const { usage, finishReason } = p.metadata as { usage?: Usage; finishReason?: string };
+      if (usage) result.usage = usage;
+      if (finishReason) result.finishReason = finishReason;
+    }
+  }
+  return result;
+}
+
+class ModelLLM implements LLM {
+  readonly provider: Provider;
+  readonly model: string;
+  readonly processor: Processor;
+  readonly #system: string | undefined;
+  readonly #closer = new AbortController();
+
+  constructor(provider: Provider, model: string, processor: Processor, system: string | undefined) {
+    this.provider = provider;
+    this.model = model;
+    this.processor = processor;
+    this.#system = system;
+  }
+
+  stream(prompt: ContentLike, options: GenerateOptions = {}): PartStream {
+    this.#throwIfClosed();
+    const input = withSystem([this.#system, options.system], prompt);
+    const closer = this.#closer.signal;
+    return new PartStream({
+      [Symbol.asyncIterator]: () => {
+        this.#throwIfClosed();
+        const signal = options.signal ? AbortSignal.any([closer, options.signal]) : closer;
+        return this.processor(input, { signal })[Symbol.asyncIterator]();
+      },
+    });
+  }
+
+  async generate(prompt: ContentLike, options: GenerateOptions = {}): Promise<GenerateResult> {
+    return resultOf(await this.stream(prompt, options).gather());
+  }
+
+  session(options: SessionOptions = {}): Session {
+    this.#throwIfClosed();
+    return new Session(this, options);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#closer.signal.aborted) this.#closer.abort(new ClosedError(`the LLM ${this.provider}:${this.model}`));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #throwIfClosed(): void {
+    if (this.#closer.signal.aborted) throw this.#closer.signal.reason;
+  }
+}
+
+/** The saved form of a session (`session.toJSON()`), parts in their wire form. */
+export const SessionJSONSchema = z.object({
+  version: z.literal(1),
+  system: z.string().optional(),
+  history: z.array(PartSchema),
+});
+export type SessionJSON = z.input<typeof SessionJSONSchema>;
+
+/**
+ * A conversation with one LLM, kept as parts. Each turn sends the system
+ * prompt, the whole history and the new prompt; when the answer has been read
+ * to its end, the user's parts (role 'user') and the model's default-substream
+ * parts are appended. A turn that fails or is stopped early appends nothing.
+ * One turn at a time: starting a second while one runs throws `SessionBusyError`.
+ */
+export class Session {
+  readonly llm: LLM;
+  readonly system: string | undefined;
+  #history: Part[];
+  #busy = false;
+
+  constructor(llm: LLM, options: SessionOptions = {}) {
+    this.llm = llm;
+    this.system = options.system;
+    this.#history = [...(options.history ?? [])];
+  }
+
+  /** The conversation so far: user and model parts in turn order. */
+  get history(): readonly Part[] {
+    return this.#history;
+  }
+
+  /** True while a turn runs. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  /** One turn, read to the end; rejects with `SessionBusyError` if another turn is running. */
+  async generate(prompt: ContentLike, options: { signal?: AbortSignal } = {}): Promise<GenerateResult> {
+    return resultOf(await this.stream(prompt, options).gather());
+  }
+
+  /**
+   * One turn, streamed. The turn starts when the stream is first read (a stream
+   * never read holds nothing); it is recorded once the stream ends normally.
+   */
+  stream(prompt: ContentLike, options: { signal?: AbortSignal } = {}): PartStream {
+    return new PartStream(this.#turn(prompt, options.signal));
+  }
+
+  async *#turn(prompt: ContentLike, signal: AbortSignal | undefined): AsyncGenerator<Part> {
+    // Checked before any await, so two turns started in the same tick see each other.
+    if (this.#busy) throw new SessionBusyError();
+    this.#busy = true;
+    try {
+      const user = (await collectParts(prompt)).map((p) => (p.role === '' ? part(p, { role: 'user' }) : p));
+      const reply: Part[] = [];
+      const input = [...this.#history, ...user];
+      for await (const p of this.llm.stream(input, { signal, system: this.system })) {
+        if (p.substream === '') reply.push(p.role === '' ? part(p, { role: 'model' }) : p);
+        yield p;
+      }
+      this.#history.push(...user, ...reply);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Forgets every turn. Throws `SessionBusyError` while a turn runs. */
+  clear(): void {
+    if (this.#busy) throw new SessionBusyError();
+    this.#history = [];
+  }
+
+  /** A JSON-safe snapshot: `JSON.stringify(session)` works; restore with `Session.fromJSON`. */
+  toJSON(): SessionJSON {
+    const json: SessionJSON = { version: 1, history: this.#history.map((p) => toJSON(p)) };
+    if (this.system !== undefined) json.system = this.system;
+    return json;
+  }
+
+  /** Restores a session saved with `toJSON()` (the object or its JSON text) onto `llm`; throws `ConfigError` if it is not one. */
+  static fromJSON(json: unknown, llm: LLM): Session {
+    let value = json;
+    if (typeof json === 'string') {
+      try {
+        value = JSON.parse(json);
+      } catch (error) {
+        throw new ConfigError(`Session.fromJSON: not JSON: ${(error as Error).message}`);
+      }
+    }
+    const result = SessionJSONSchema.safeParse(value);
+    if (!result.success) {
+      const where = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      throw new ConfigError(`Session.fromJSON: not a saved session: ${where}`, 'pass what session.toJSON() returned');
+    }
+    return new Session(llm, { system: result.data.system, history: result.data.history.map((p) => fromJSON(p)) });
+  }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The README's install command: pnpm, the workspace's dependencies (from the lockfile), and
+# Debian's Chromium for the browser tests (never a downloaded browser build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v pnpm >/dev/null 2>&1; then
+  npm install -g pnpm@10.34.9
+fi
+pnpm install --frozen-lockfile
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "installing Debian's chromium for the browser tests"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
