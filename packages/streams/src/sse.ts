@@ -43,6 +43,41 @@ export class SSEParser {
     let start = 0;
     let lf = buffer.indexOf('\n');
     let cr = buffer.indexOf('\r');
+    if (cr === -1) {
+      // LF-only text (what servers send): one indexOf per line, `data:` lines inline, and a
+      // single-line event (`data: x` + blank line) dispatched without touching the data buffer.
+      while (lf !== -1) {
+        if (lf === start) {
+          this.#dispatch(emit);
+        } else if (
+          buffer.charCodeAt(start) === 100 &&
+          buffer.charCodeAt(start + 4) === 58 &&
+          buffer.startsWith('data', start)
+        ) {
+          const valueStart = buffer.charCodeAt(start + 5) === 32 && start + 5 < lf ? start + 6 : start + 5;
+          const value = buffer.slice(valueStart, lf);
+          if (!this.#hasData && buffer.charCodeAt(lf + 1) === 10) {
+            this.#hasData = true;
+            this.#data = value;
+            this.#dispatch(emit);
+            start = lf + 2;
+            lf = buffer.indexOf('\n', start);
+            continue;
+          }
+          if (this.#hasData) this.#data += `\n${value}`;
+          else {
+            this.#data = value;
+            this.#hasData = true;
+          }
+        } else {
+          this.#line(buffer, start, lf, emit);
+        }
+        start = lf + 1;
+        lf = buffer.indexOf('\n', start);
+      }
+      this.#buffer = start >= length ? '' : buffer.slice(start);
+      return;
+    }
     while (start < length) {
       if (lf !== -1 && lf < start) lf = buffer.indexOf('\n', start);
       if (cr !== -1 && cr < start) cr = buffer.indexOf('\r', start);
@@ -76,27 +111,23 @@ export class SSEParser {
     if (first === 58 /* ':' */) return;
     let colon = buffer.indexOf(':', start);
     if (colon === -1 || colon > end) colon = end;
-    const field = buffer.slice(start, colon);
     let valueStart = colon + 1;
     if (valueStart < end && buffer.charCodeAt(valueStart) === 32) valueStart++;
-    const value = colon === end ? '' : buffer.slice(valueStart, end);
-    switch (field) {
-      case 'data':
-        if (this.#hasData) this.#data += `\n${value}`;
-        else {
-          this.#data = value;
-          this.#hasData = true;
-        }
-        break;
-      case 'event':
-        this.#event = value;
-        break;
-      case 'id':
-        if (!value.includes('\0')) this.#lastId = value;
-        break;
-      case 'retry':
-        if (/^[0-9]+$/.test(value)) this.#retry = Number.parseInt(value, 10);
-        break;
+    const value = colon >= end ? '' : buffer.slice(valueStart, end);
+    // Compare the field name in place: no substring per line on the hot path.
+    const length = colon - start;
+    if (length === 4 && first === 100 /* d */ && buffer.startsWith('data', start)) {
+      if (this.#hasData) this.#data += `\n${value}`;
+      else {
+        this.#data = value;
+        this.#hasData = true;
+      }
+    } else if (length === 5 && first === 101 /* e */ && buffer.startsWith('event', start)) {
+      this.#event = value;
+    } else if (length === 2 && first === 105 /* i */ && buffer.charCodeAt(start + 1) === 100) {
+      if (!value.includes('\0')) this.#lastId = value;
+    } else if (length === 5 && first === 114 /* r */ && buffer.startsWith('retry', start)) {
+      if (/^[0-9]+$/.test(value)) this.#retry = Number.parseInt(value, 10);
     }
   }
 
