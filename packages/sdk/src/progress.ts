@@ -51,7 +51,10 @@ export interface ProgressBar {
   update(current: number, total: number, detail?: string): void;
   /** Writes a line of its own without breaking the bar (on a TTY the bar is redrawn below it). */
   log(line: string): void;
-  /** Shows the last state (with `detail` if given) and leaves the line: later output starts on a new line. Idempotent. */
+  /**
+   * Shows the last state (with `detail` if given) and leaves the line, so later output starts on a
+   * new line. Writes nothing if there was no update and no detail. Idempotent.
+   */
   done(detail?: string): void;
 }
 
@@ -73,7 +76,8 @@ export function progressBar(options: ProgressOptions): ProgressBar {
   if (!Number.isSafeInteger(width) || width < 1) throw new RangeError(`progressBar: width must be >= 1, got ${width}`);
   if (!(intervalMs >= 0)) throw new RangeError(`progressBar: intervalMs must be >= 0, got ${intervalMs}`);
 
-  let state: ProgressState = { current: 0, total: 0, percent: 100 };
+  let state: ProgressState = { current: 0, total: 0, percent: 0 };
+  let updated = false;
   let lastLine: string | undefined;
   let drawn = false;
   /** The state changed since it was last drawn (TTY). */
@@ -82,7 +86,10 @@ export function progressBar(options: ProgressOptions): ProgressBar {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let finished = false;
 
-  const text = () => (state.detail ? `${format(state)} ${state.detail}` : format(state));
+  const text = () => {
+    if (!updated) return state.detail ?? '';
+    return state.detail ? `${format(state)} ${state.detail}` : format(state);
+  };
   const plainLine = () => `${options.label}: ${text()}`;
   const barLine = () => {
     const filled = Math.round((state.percent / 100) * width);
@@ -114,6 +121,7 @@ export function progressBar(options: ProgressOptions): ProgressBar {
       }
       const percent = total > 0 ? Math.min(100, Math.floor((100 * current) / total)) : 100;
       state = detail === undefined ? { current, total, percent } : { current, total, percent, detail };
+      updated = true;
       if (!tty) return writeLine();
       dirty = true;
       const wait = lastDraw + intervalMs - Date.now();
@@ -133,13 +141,14 @@ export function progressBar(options: ProgressOptions): ProgressBar {
     },
     done(detail) {
       if (finished) return;
+      finished = true;
+      if (!updated && detail === undefined) return; // nothing was shown: nothing to end
       if (detail !== undefined) state = { ...state, detail };
       if (tty) {
         if (dirty || !drawn || detail !== undefined) draw();
         else clearTimeout(timer);
         output.write('\n');
       } else writeLine();
-      finished = true;
     },
   };
 }
