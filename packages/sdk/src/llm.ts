@@ -301,7 +301,7 @@ export class Session {
         if (p.substream === '') reply.push(p.role === '' ? part(p, { role: 'model' }) : p);
         yield p;
       }
-      this.#history.push(...user, ...reply);
+      this.#history.push(...user, ...coalesceText(reply));
     } finally {
       this.#busy = false;
     }
@@ -337,4 +337,38 @@ export class Session {
     }
     return new Session(llm, { system: result.data.system, history: result.data.history.map((p) => fromJSON(p)) });
   }
+}
+
+/**
+ * Joins runs of plain token parts (same role and mimetype, no metadata, no tool call) into one
+ * part, so a saved conversation holds one part per message rather than one per token.
+ */
+function coalesceText(parts: readonly Part[]): Part[] {
+  const out: Part[] = [];
+  for (const p of parts) {
+    const last = out[out.length - 1];
+    if (
+      last &&
+      isPlainText(last) &&
+      isPlainText(p) &&
+      last.role === p.role &&
+      last.mimetype === p.mimetype &&
+      last.substream === p.substream
+    ) {
+      out[out.length - 1] = part(last, { text: last.text! + p.text! });
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+function isPlainText(p: Part): boolean {
+  return (
+    p.text !== undefined &&
+    p.mimetype.startsWith('text/plain') &&
+    !p.toolCall &&
+    !p.toolResult &&
+    Object.keys(p.metadata).length === 0
+  );
 }

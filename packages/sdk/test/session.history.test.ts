@@ -50,6 +50,15 @@ describe('Session history', () => {
     expect(session.history.map((p) => p.text).join('')).toBe(`hi${streamed}`);
   });
 
+  it('keeps one part per message: the streamed tokens of a reply are joined', async () => {
+    const { llm } = countingLLM();
+    const session = llm.session();
+    let tokens = 0;
+    for await (const p of session.stream('hi')) if (p.substream === '') tokens++;
+    expect(tokens).toBeGreaterThan(1);
+    expect(session.history.map((p) => `${p.role}:${p.text}`)).toEqual(['user:hi', 'model:reply to 1 user turns']);
+  });
+
   it('a stream stopped early appends nothing', async () => {
     const { llm } = countingLLM();
     const session = llm.session();

@@ -23,10 +23,8 @@ export class ProcessorTimeoutError extends Error {
   readonly ms: number;
   constructor(processorName: string, limit: TimeoutLimit, ms: number) {
     const what =
-      limit === 'firstPartMs' ? 'the first part' : limit === 'idleMs' ? 'the next part' : 'the end of the run';
-    super(
-      `${processorName}: no ${what} within ${ms} ms (${limit}); raise ${limit} or check what the processor waits for`,
-    );
+      limit === 'firstPartMs' ? 'no first part' : limit === 'idleMs' ? 'no next part' : 'the run did not end';
+    super(`${processorName}: ${what} within ${ms} ms (${limit}); raise ${limit} or check what the processor waits for`);
     this.limit = limit;
     this.ms = ms;
   }

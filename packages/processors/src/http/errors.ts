@@ -157,7 +157,7 @@ export function hintFor(status: number | undefined, provider: string | undefined
         : 'check the model name and the baseURL (an origin such as http://127.0.0.1:11434, without a path)';
     case 408:
     case 409:
-      return 'a transient failure; it was retried with backoff, raise maxRetries to retry longer';
+      return 'a transient failure, retried with backoff up to maxRetries times (0 means never); raise maxRetries to retry longer';
     case 413:
       return 'the request is too large; send fewer or smaller parts';
     case 422:
@@ -166,7 +166,7 @@ export function hintFor(status: number | undefined, provider: string | undefined
       return 'rate limited or out of quota: raise maxRetries, wrap the processor in rateLimit(), or check the plan';
     default:
       if (status !== undefined && status >= 500)
-        return 'the provider failed or is overloaded; it was retried with backoff, raise maxRetries or try later';
+        return 'the provider failed or is overloaded; such failures are retried with backoff up to maxRetries times (0 means never): raise maxRetries or try later';
       return undefined;
   }
 }

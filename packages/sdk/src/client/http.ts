@@ -67,7 +67,7 @@ const hints: Record<number, string> = {
   409: 'the same Idempotency-Key is being processed; it was retried',
   410: 'the download token expired; purchase again (with the same Idempotency-Key to get the same receipt)',
   422: 'an Idempotency-Key was reused with a different request; use a new key for a new purchase',
-  429: 'rate limited: it was retried with backoff, raise maxRetries or slow down',
+  429: 'rate limited (retried with backoff up to maxRetries times): raise maxRetries or slow down',
 };
 
 function hintFor(status: number): string | undefined {
