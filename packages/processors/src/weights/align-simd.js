@@ -194,11 +194,13 @@ function lanes(bf16) {
     ...get(ZERO),
     ...simd(SIMD.v128Bitselect),
     ...set(O),
-    // CHANGED |= O != W (bitwise).
+    // CHANGED |= O != W as floats (so -0 == +0, NaN != NaN), on lanes with a non-zero delta, as in align-kernel.js.
     ...get(CHANGED),
     ...get(O),
     ...get(W),
-    ...simd(SIMD.i32x4Ne),
+    ...simd(SIMD.f32x4Ne),
+    ...get(ZERO),
+    ...simd(SIMD.v128AndNot),
     ...simd(SIMD.v128Or),
     ...set(CHANGED),
     // BAD |= finite(W) & !finite(O).
@@ -426,6 +428,9 @@ function moduleBytes() {
   ]);
 }
 
+/** Elements per call into the module (128 KiB of F32 weights plus as much of deltas). */
+const CHUNK = 32768;
+
 /**
  * @typedef {Object} SimdKernel
  * @property {(dtype: 'F32' | 'BF16', w: ArrayBuffer, d: ArrayBuffer, count: number, s: number) => { stats: import('./align-kernel.js').BlockStats, done: number }} apply
@@ -447,32 +452,41 @@ export function createSimdKernel() {
   return {
     apply(dtype, w, d, count, s) {
       const size = dtype === 'F32' ? 4 : 2;
-      const bytesNeeded = 64 + 2 * count * size;
-      if (memory.buffer.byteLength < bytesNeeded)
-        memory.grow(Math.ceil((bytesNeeded - memory.buffer.byteLength) / 65536));
-      const heap = new Uint8Array(memory.buffer);
       const wAt = 64;
-      const dAt = 64 + count * size;
-      heap.set(new Uint8Array(w, 0, count * size), wAt);
-      heap.set(new Uint8Array(d, 0, count * size), dAt);
-      const whole = count - (count % 4);
+      const dAt = 64 + CHUNK * size;
+      let heap = new Uint8Array(memory.buffer);
+      if (heap.length < dAt + CHUNK * size) {
+        memory.grow(Math.ceil((dAt + CHUNK * size - heap.length) / 65536));
+        heap = new Uint8Array(memory.buffer);
+      }
+      const view = new Float64Array(memory.buffer, 0, 5);
       const fn = dtype === 'F32' ? exports.f32 : exports.bf16;
-      const done = fn(wAt, dAt, whole, s, 0);
-      new Uint8Array(w, 0, done * size).set(heap.subarray(wAt, wAt + done * size));
-      const sums = new Float64Array(memory.buffer, 0, 5);
-      return {
-        done,
-        stats: {
-          sumDelta2: sums[0],
-          dot: sums[1],
-          normW2: sums[2],
-          normOut2: sums[3],
-          changed: sums[4] !== 0,
-          nonFiniteAt: -1,
-          before: 0,
-          after: 0,
-        },
+      const whole = count - (count % 4);
+      const stats = {
+        sumDelta2: 0,
+        dot: 0,
+        normW2: 0,
+        normOut2: 0,
+        changed: false,
+        nonFiniteAt: -1,
+        before: 0,
+        after: 0,
       };
+      // Chunks small enough for L2: the copies into and out of the module's memory then stay in cache.
+      for (let first = 0; first < whole; first += CHUNK) {
+        const n = Math.min(CHUNK, whole - first);
+        heap.set(new Uint8Array(w, first * size, n * size), wAt);
+        heap.set(new Uint8Array(d, first * size, n * size), dAt);
+        const done = fn(wAt, dAt, n, s, 0);
+        new Uint8Array(w, first * size, done * size).set(heap.subarray(wAt, wAt + done * size));
+        stats.sumDelta2 += view[0];
+        stats.dot += view[1];
+        stats.normW2 += view[2];
+        stats.normOut2 += view[3];
+        stats.changed = stats.changed || view[4] !== 0;
+        if (done < n) return { stats, done: first + done };
+      }
+      return { stats, done: whole };
     },
   };
 }

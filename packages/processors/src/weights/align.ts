@@ -54,9 +54,9 @@ export const AlignmentChunkSchema = z.object({
 export type AlignmentChunk = z.infer<typeof AlignmentChunkSchema>;
 
 /** Default block size: bytes of base weights per block handed to the worker. */
-export const DEFAULT_BLOCK_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_BLOCK_BYTES = 1024 * 1024;
 /** Blocks in flight at once (reading, computing, writing). */
-const PIPELINE_DEPTH = 5;
+const PIPELINE_DEPTH = 8;
 
 /** Options of `alignPackage`: one delta package applied to one base, written to `output`. */
 export interface AlignPackageOptions {
@@ -70,7 +70,7 @@ export interface AlignPackageOptions {
   readonly output: string;
   /** Block indices to modify; others (and tensors outside blocks) are copied unchanged. Default: all. */
   readonly layers?: readonly number[];
-  /** Bytes of base weights per block; peak memory is a few blocks. Default 4 MiB. */
+  /** Bytes of base weights per block; peak memory is a few blocks. Default 1 MiB. */
   readonly blockBytes?: number;
   /** Worker threads doing the arithmetic. Default 1 (DEFAULT_ALIGN_WORKERS). */
   readonly workers?: number;
@@ -388,7 +388,7 @@ function copyBuffers(
 }
 
 /** Bytes written to an output file between two background flushes (so the disk works while the worker computes). */
-const FLUSH_EVERY = 32 * 1024 * 1024;
+const FLUSH_EVERY = 8 * 1024 * 1024;
 
 /** Where one base file's tensors go: an open handle on the partial output and where its data starts. */
 interface OutputFile {
@@ -762,7 +762,7 @@ export interface AlignOptions {
   readonly output: string | ((packagePath: string) => string);
   /** Block indices to modify; others (and tensors outside blocks) are copied unchanged. Default: all. */
   readonly layers?: readonly number[];
-  /** Bytes of base weights per block; peak memory is a few blocks. Default 4 MiB. */
+  /** Bytes of base weights per block; peak memory is a few blocks. Default 1 MiB. */
   readonly blockBytes?: number;
   /** Worker threads doing the arithmetic. Default 1 (DEFAULT_ALIGN_WORKERS). */
   readonly workers?: number;
