@@ -1,15 +1,43 @@
 import { concat, merge, split } from '@sluice/streams';
-import type { Context } from './context.ts';
-import { exceptionPart, type Part, type PartLike } from './part.ts';
+import { type Context, linkAbort, runOf, stoppedReason } from './context.ts';
+import type { PartMember, PartResult } from './engine.ts';
+import { EXCEPTION_MIMETYPE, exceptionPart, type Part, type PartLike } from './part.ts';
 import {
   chainStages,
   DEFAULT_CONCURRENCY,
   makeProcessor,
+  PARENT_RUN,
   type PartProcessor,
   type Processor,
   partProcessor,
+  type RunOptions,
   stagesOf,
 } from './processor.ts';
+
+/** Options for a run started by a processor for part of its work: stops with it, reports into it. */
+function nested(ctx: Context): RunOptions {
+  return { signal: ctx.signal, [PARENT_RUN]: runOf(ctx) } as RunOptions;
+}
+
+/** A FIFO semaphore: `acquire()` resolves when one of `limit` slots is free. */
+class Semaphore {
+  #active = 0;
+  readonly #waiters: (() => void)[] = [];
+  constructor(readonly limit: number) {}
+  acquire(): Promise<void> | undefined {
+    if (this.#active < this.limit) {
+      this.#active++;
+      return undefined;
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#active--;
+  }
+}
+
 import type { PartStream } from './stream.ts';
 
 /**
@@ -49,22 +77,90 @@ export function parallel(...processors: PartProcessor[]): PartProcessor {
     }
   }
   const name = `parallel(${processors.map((p) => p.name).join(', ')})`;
+  const limits = processors.map(memberConcurrency);
+  // Each processor keeps its own concurrency across parts: one semaphore per processor and run.
+  const semaphores = new WeakMap<AbortSignal, Semaphore[]>();
+  const gate = (ctx: Context, index: number): Semaphore => {
+    let list = semaphores.get(ctx.signal);
+    if (!list) {
+      list = limits.map((limit) => new Semaphore(limit));
+      semaphores.set(ctx.signal, list);
+    }
+    return list[index]!;
+  };
   return partProcessor(
     (part: Part, ctx: Context) => {
-      const runs = processors.filter((p) => p.match(part)).map((p) => p([part], { signal: ctx.signal }));
+      const runs: AsyncIterable<Part>[] = [];
+      processors.forEach((p, index) => {
+        if (p.match(part)) runs.push(gated(gate(ctx, index), () => p([part], nested(ctx))));
+      });
       return runs.length === 1 ? runs[0] : concat(...runs);
     },
     {
       name,
       match: (part) => processors.some((p) => p.match(part)),
-      concurrency: Math.max(DEFAULT_CONCURRENCY, ...processors.map(memberConcurrency)),
+      concurrency: Math.max(DEFAULT_CONCURRENCY, ...limits),
     },
   );
 }
 
 /**
+ * Runs `start()` once a slot of `semaphore` is free and holds the slot until the run ends. Not a
+ * generator: `return()` must reach the inner run at once (a generator's would wait behind a
+ * pending read), so stopping `parallel` stops the runs it started.
+ */
+function gated(semaphore: Semaphore, start: () => AsyncIterable<Part>): AsyncIterable<Part> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Part> {
+      let inner: AsyncIterator<Part> | undefined;
+      let waiting = semaphore.acquire();
+      let holding = waiting === undefined;
+      let closed = false;
+      const release = () => {
+        if (holding) {
+          holding = false;
+          semaphore.release();
+        }
+      };
+      return {
+        async next(): Promise<IteratorResult<Part>> {
+          if (waiting) {
+            await waiting;
+            waiting = undefined;
+            holding = true;
+            if (closed) {
+              release();
+              return { done: true, value: undefined };
+            }
+          }
+          inner ??= start()[Symbol.asyncIterator]();
+          try {
+            const result = await inner.next();
+            if (result.done) release();
+            return result;
+          } catch (error) {
+            release();
+            throw error;
+          }
+        },
+        async return(): Promise<IteratorResult<Part>> {
+          closed = true;
+          try {
+            await inner?.return?.();
+          } finally {
+            if (!waiting) release();
+          }
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+/**
  * Gives the whole input to every processor and concatenates their outputs: all of p's output, then
- * all of q's, computed concurrently (later outputs buffer, 64 parts each, until their turn). An
+ * all of q's, computed concurrently. Memory: each processor's copy of the input is unbounded (a
+ * later processor reads all of its input while its output waits its turn, 64 parts buffered). An
  * error in any stops all; stopping stops all.
  */
 export function parallelConcat(...processors: Processor[]): Processor {
@@ -78,8 +174,10 @@ export function parallelConcat(...processors: Processor[]): Processor {
         run: (input: PartStream | undefined, ctx: Context) => {
           const whole = input as PartStream;
           if (processors.length === 0) return whole;
-          const branches = split<Part>(whole, { n: processors.length });
-          return concat(...processors.map((p, i) => p(branches[i]!, { signal: ctx.signal })));
+          // Unbounded branches: a later processor's output waits its turn, so it must be able to
+          // read its whole input meanwhile (a bounded branch would stall the first processor).
+          const branches = split<Part>(whole, { n: processors.length, highWaterMark: Number.POSITIVE_INFINITY });
+          return concat(...processors.map((p, i) => p(branches[i]!, nested(ctx))));
         },
       },
     ],
@@ -115,11 +213,36 @@ export function source(
         kind: 'stream',
         name,
         acceptsNoInput: true,
-        run: (input, ctx) => (input === undefined ? fn(ctx) : merge<PartLike>([input, fn(ctx)], { stopOnFirst })),
+        run: (input, ctx) => {
+          if (input === undefined) return fn(ctx);
+          // fn gets its own signal, aborted before merge returns it: fn may be waiting on the signal
+          // (as real I/O does) when the input ends, and returning it would otherwise wait forever.
+          const own = new AbortController();
+          linkAbort(ctx.signal, own);
+          return merge<PartLike>([input, abortOnReturn(fn({ ...ctx, signal: own.signal }), own)], { stopOnFirst });
+        },
       },
     ],
     name,
   );
+}
+
+/** The same iterable, whose iterator's `return()` first aborts `controller`. */
+function abortOnReturn<T>(iterable: AsyncIterable<T>, controller: AbortController): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const iterator = iterable[Symbol.asyncIterator]();
+      return {
+        next: () => iterator.next(),
+        return: (value?: unknown) => {
+          controller.abort(stoppedReason());
+          return iterator.return
+            ? iterator.return(value)
+            : Promise.resolve({ done: true, value: undefined } as IteratorResult<T>);
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -133,17 +256,18 @@ export function catchErrors(p: Processor): Processor;
 export function catchErrors(p: Processor): Processor {
   const name = `catchErrors(${p.name})`;
   if (isPartProcessor(p)) {
-    return partProcessor(
-      async function* (part: Part, ctx: Context) {
-        try {
-          yield* p([part], { signal: ctx.signal });
-        } catch (error) {
-          if (ctx.signal.aborted) throw error;
-          yield exceptionPart(error);
-        }
-      },
-      { name, match: (part) => p.match(part), concurrency: memberConcurrency(p) },
-    );
+    const stage = stagesOf(p)[0];
+    if (stage?.kind === 'parts') {
+      // Wrap each member: the chain stays fused and each member keeps its concurrency; an exception
+      // part passes the members after the failing one untouched.
+      const members: PartMember[] = stage.members.map((m) => ({
+        name: m.name,
+        concurrency: m.concurrency,
+        match: (part) => part.mimetype !== EXCEPTION_MIMETYPE && m.match(part),
+        fn: (part, ctx) => guard(() => m.fn(part, ctx), ctx),
+      }));
+      return makeProcessor([{ kind: 'parts', members }], name);
+    }
   }
   return makeProcessor(
     [
@@ -152,7 +276,7 @@ export function catchErrors(p: Processor): Processor {
         name,
         run: async function* (input: PartStream | undefined, ctx: Context) {
           try {
-            yield* p(input, { signal: ctx.signal });
+            yield* p(input, nested(ctx));
           } catch (error) {
             if (ctx.signal.aborted) throw error;
             yield exceptionPart(error);
@@ -162,4 +286,56 @@ export function catchErrors(p: Processor): Processor {
     ],
     name,
   );
+}
+
+/** Calls a part processor's fn and turns what it throws (now, in its promise or its iterator) into an exception part. */
+function guard(call: () => PartResult, ctx: Context): PartResult {
+  const caught = (error: unknown) => {
+    if (ctx.signal.aborted) throw error;
+    return exceptionPart(error);
+  };
+  let result: PartResult;
+  try {
+    result = call();
+  } catch (error) {
+    return caught(error);
+  }
+  if (result === undefined || result === null || typeof result !== 'object') return result;
+  if (typeof (result as PromiseLike<unknown>).then === 'function') {
+    return (result as Promise<PartLike | Iterable<PartLike> | undefined>).then(materialize, caught);
+  }
+  if (typeof (result as AsyncIterable<PartLike>)[Symbol.asyncIterator] === 'function') {
+    return (async function* () {
+      try {
+        yield* result as AsyncIterable<PartLike>;
+      } catch (error) {
+        yield caught(error);
+      }
+    })();
+  }
+  if (typeof (result as Iterable<PartLike>)[Symbol.iterator] === 'function' && !(result instanceof Uint8Array)) {
+    try {
+      return materialize(result as Iterable<PartLike>);
+    } catch (error) {
+      return caught(error);
+    }
+  }
+  return result;
+
+  /** A lazy iterable (a generator) may throw while it is read: read it here. */
+  function materialize(value: PartLike | Iterable<PartLike> | undefined | void): PartLike | PartLike[] | undefined {
+    if (value === undefined || value === null || typeof value === 'string' || value instanceof Uint8Array) {
+      return value ?? undefined;
+    }
+    if (typeof (value as Iterable<PartLike>)[Symbol.iterator] === 'function') {
+      const out: PartLike[] = [];
+      try {
+        for (const item of value as Iterable<PartLike>) out.push(item);
+      } catch (error) {
+        out.push(caught(error));
+      }
+      return out;
+    }
+    return value as PartLike;
+  }
 }

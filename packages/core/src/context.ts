@@ -26,11 +26,31 @@ export class Run {
   readonly side = new Fifo<Part>();
   failure: { error: unknown } | undefined;
   finished = false;
+  /** The consumer asked to stop (`return()`), possibly while a read was pending. */
+  stopRequested = false;
   #wake: (() => void) | undefined;
 
+  /**
+   * `parent`: the run of the processor that started this one for part of its work (`parallel`,
+   * `parallelConcat`, `catchErrors`); reserved-substream parts go straight to its output.
+   */
+  constructor(readonly parent?: Run) {}
+
   emitSide(p: Part): void {
+    if (this.parent && !this.parent.finished) {
+      this.parent.emitSide(p);
+      return;
+    }
     if (this.finished) return;
     this.side.push(p);
+    this.#notify();
+  }
+
+  /** The consumer stopped: abort every stage now, even while the run loop waits for a part. */
+  stop(): void {
+    if (this.stopRequested || this.finished) return;
+    this.stopRequested = true;
+    if (!this.controller.signal.aborted) this.controller.abort(stoppedReason());
     this.#notify();
   }
 
@@ -50,7 +70,7 @@ export class Run {
   /** Resolves with `pending`'s result, or with undefined as soon as a side part or a failure arrives. */
   race<T>(pending: Promise<T>): Promise<T | undefined> {
     // A side part may have arrived while `pending` was being created (stages start synchronously).
-    if (this.side.length > 0 || this.failure) return Promise.resolve(undefined);
+    if (this.side.length > 0 || this.failure || this.stopRequested) return Promise.resolve(undefined);
     return new Promise<T | undefined>((resolve, reject) => {
       this.#wake = () => resolve(undefined);
       pending.then(resolve, reject);
@@ -58,11 +78,13 @@ export class Run {
   }
 
   context(signal: AbortSignal): Context {
-    return {
+    const ctx: Context = {
       signal,
       status: (text, init) => this.emitSide(statusPart(text, init)),
       debug: (text, init) => this.emitSide(debugPart(text, init)),
     };
+    Object.defineProperty(ctx, RUN, { value: this });
+    return ctx;
   }
 
   #notify(): void {
@@ -74,8 +96,47 @@ export class Run {
   }
 }
 
+const RUN = Symbol('sluice.run');
+
+/** @internal The run a context belongs to. */
+export function runOf(ctx: Context): Run | undefined {
+  return (ctx as unknown as Record<symbol, Run | undefined>)[RUN];
+}
+
 /** Aborts `child` with the parent's reason when `parent` aborts. */
 export function linkAbort(parent: AbortSignal, child: AbortController): void {
   if (parent.aborted) child.abort(parent.reason);
   else parent.addEventListener('abort', () => child.abort(parent.reason), { once: true });
+}
+
+// One 'abort' listener per signal, fanned out: nested runs (one per part in `parallel`) would
+// otherwise pile listeners on one signal and trip the runtime's leak warning.
+const subscribers = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+/** Calls `fn` once when `signal` aborts (at once if it has); returns the unsubscribe function. */
+export function subscribeAbort(signal: AbortSignal | undefined, fn: (reason: unknown) => void): () => void {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    fn(signal.reason);
+    return () => {};
+  }
+  let set = subscribers.get(signal);
+  if (!set) {
+    const created = new Set<(reason: unknown) => void>();
+    set = created;
+    subscribers.set(signal, created);
+    signal.addEventListener(
+      'abort',
+      () => {
+        subscribers.delete(signal);
+        for (const subscriber of created) subscriber(signal.reason);
+      },
+      { once: true },
+    );
+  }
+  set.add(fn);
+  const current = set;
+  return () => {
+    current.delete(fn);
+  };
 }

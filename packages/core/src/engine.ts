@@ -28,7 +28,12 @@ class OutputNode {
   items: (Part | OutputNode | undefined)[] = [];
   index = 0;
   done = false;
+  /** Resolves the producer waiting for the consumer to catch up (head node only). */
+  room: (() => void) | undefined;
 }
+
+/** Outputs of the part at the head that may wait unread before its producer pauses. */
+const HEAD_HIGH_WATER_MARK = 64;
 
 interface Slot {
   active: number;
@@ -63,6 +68,9 @@ export async function* runFused(
   let room: (() => void) | undefined;
   let iterator: AsyncIterator<unknown> | undefined;
   let inputDone = false;
+  /** The node the consumer is reading: the only one whose producer waits for it (no deadlock). */
+  let current: OutputNode = root;
+  const paused = new Set<OutputNode>();
 
   const notify = () => {
     const resolve = wake;
@@ -166,6 +174,13 @@ export async function* runFused(
             if (stopped) break;
             append(node, spawn(toPart(item, name), k + 1));
             notify();
+            if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK && !stopped) {
+              paused.add(node);
+              await new Promise<void>((resolve) => {
+                node.room = resolve;
+              });
+              paused.delete(node);
+            }
           }
         })();
         iterating.add(loop);
@@ -284,13 +299,23 @@ export async function* runFused(
             resolve();
           }
         }
-        if (entry instanceof OutputNode) stack.push(entry);
-        else yield entry;
+        if (node.room && node.items.length - node.index < HEAD_HIGH_WATER_MARK >> 1) {
+          const resolve = node.room;
+          node.room = undefined;
+          resolve();
+        }
+        if (entry instanceof OutputNode) {
+          stack.push(entry);
+          current = entry;
+        } else {
+          yield entry;
+        }
         continue;
       }
       if (node.done) {
         if (stack.length === 1) return;
         stack.pop();
+        current = stack[stack.length - 1]!;
         continue;
       }
       await new Promise<void>((resolve) => {
@@ -302,6 +327,7 @@ export async function* runFused(
     controller.signal.removeEventListener('abort', stopOnAbort);
     controller.abort(failure ? failure.error : stoppedReason());
     room?.();
+    for (const node of paused) node.room?.();
     for (const slot of slots) for (const resolve of slot.waiters.splice(0)) resolve();
     let stopError: { error: unknown } | undefined;
     if (!inputDone && iterator) {

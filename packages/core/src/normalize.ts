@@ -1,6 +1,6 @@
 import type { Run } from './context.ts';
 import type { ContentLike } from './part.ts';
-import { isPart, isReservedSubstream, type Part, type PartLike, part } from './part.ts';
+import { isPart, isReservedSubstream, PART_BRAND, type Part, type PartLike, part } from './part.ts';
 
 /** A value a processor produced, as a part; a clear TypeError for anything else. */
 export function toPart(value: unknown, where: string): Part {
@@ -17,7 +17,7 @@ export function isPlainPart(value: unknown): value is Part {
     typeof value === 'object' &&
     value !== null &&
     (value as Part).substream === '' &&
-    typeof (value as Part).mimetype === 'string'
+    (value as Record<symbol, unknown>)[PART_BRAND] === true
   );
 }
 

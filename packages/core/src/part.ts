@@ -31,6 +31,8 @@ const EMPTY_METADATA: Readonly<Record<string, unknown>> = Object.freeze({});
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const PART = Symbol.for('sluice.part');
+/** @internal Marks objects made by `part()`: frozen, complete, safe to pass on as they are. */
+export const PART_BRAND: symbol = PART;
 
 /** Mimetype of the part `catchErrors` emits in place of an error. */
 export const EXCEPTION_MIMETYPE = 'text/x-exception';

@@ -1,5 +1,4 @@
-import { onAbort } from '@sluice/streams';
-import { type Context, linkAbort, Run, stoppedReason } from './context.ts';
+import { type Context, linkAbort, Run, stoppedReason, subscribeAbort } from './context.ts';
 import { type PartMember, type PartResult, runFused } from './engine.ts';
 import { checkedInput, contentIterable, EMPTY, isPlainPart, toPart } from './normalize.ts';
 import type { ContentLike, Part, PartLike } from './part.ts';
@@ -8,6 +7,9 @@ import { PartStream } from './stream.ts';
 export interface RunOptions {
   signal?: AbortSignal;
 }
+
+/** @internal RunOptions key: the run of the processor that starts this one (see `Run.parent`). */
+export const PARENT_RUN = Symbol('sluice.parentRun');
 
 /** A callable stage of a pipeline: `p(input, { signal })` returns the stream of its output parts. */
 export interface Processor {
@@ -55,7 +57,21 @@ export function stagesOf(p: Processor): readonly Stage[] {
 export function makeProcessor(stages: readonly Stage[], name: string): Processor {
   const members = stages.length === 1 && stages[0]!.kind === 'parts' ? stages[0]!.members : undefined;
   const call = (input?: ContentLike, options?: RunOptions): PartStream =>
-    new PartStream({ [Symbol.asyncIterator]: () => runStages(stages, input, options?.signal) });
+    new PartStream({
+      [Symbol.asyncIterator]: () => {
+        const parent = (options as Record<symbol, Run | undefined> | undefined)?.[PARENT_RUN];
+        const run = new Run(parent);
+        const generator = runStages(stages, input, options?.signal, run);
+        // A native generator's return() waits behind a pending next(); stop the run first so
+        // every stage's signal aborts and that pending read ends.
+        const close = generator.return.bind(generator);
+        generator.return = (value) => {
+          run.stop();
+          return close(value);
+        };
+        return generator;
+      },
+    });
   Object.defineProperty(call, 'name', { value: name });
   Object.defineProperty(call, STAGES, { value: stages });
   const pipe = (...next: Processor[]) => chainStages([call as unknown as Processor, ...next]);
@@ -139,10 +155,10 @@ async function* runStages(
   stages: readonly Stage[],
   input: ContentLike | undefined,
   signal: AbortSignal | undefined,
+  run: Run,
 ): AsyncGenerator<Part> {
   if (signal?.aborted) throw signal.reason;
-  const run = new Run();
-  const removeAbort = onAbort(signal, (reason) => run.fail(reason));
+  const removeAbort = subscribeAbort(signal, (reason) => run.fail(reason));
   let iterator: AsyncIterator<unknown> | undefined;
   let mainDone = false;
   try {
@@ -191,7 +207,10 @@ async function* runStages(
         mainDone = true;
         throw error;
       }
-      if (result === undefined) continue;
+      if (result === undefined) {
+        if (run.stopRequested && !run.failure) return;
+        continue;
+      }
       pending = undefined;
       if (result.done) {
         mainDone = true;

@@ -2,7 +2,7 @@ import { decodeSSE, encodeSSE, type SSEEvent } from '@sluice/streams';
 import { fromJSON, type Part, toJSON } from './part.ts';
 import { PartStream } from './stream.ts';
 
-/** Default interval of the keep-alive comments `sseResponse` sends while no part comes. */
+/** Default interval of the keep-alive comments `sseResponse` sends while no part comes (0: none). */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 
 /**
@@ -14,7 +14,9 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
  */
 export function sseResponse(stream: AsyncIterable<Part>, init: ResponseInit & { heartbeatMs?: number } = {}): Response {
   const { heartbeatMs = DEFAULT_HEARTBEAT_MS, ...responseInit } = init;
-  const bytes = encodeSSE(toEvents(stream), { heartbeatMs })[Symbol.asyncIterator]();
+  // Held directly so a disconnect can stop the pipeline even while a read of it is pending.
+  const parts = stream[Symbol.asyncIterator]();
+  const bytes = encodeSSE(toEvents(parts), { heartbeatMs })[Symbol.asyncIterator]();
   const body = new ReadableStream<Uint8Array>(
     {
       pull: async (controller) => {
@@ -23,7 +25,7 @@ export function sseResponse(stream: AsyncIterable<Part>, init: ResponseInit & { 
         else controller.enqueue(result.value);
       },
       cancel: async () => {
-        await bytes.return?.();
+        await Promise.all([parts.return?.(), bytes.return?.()]);
       },
     },
     { highWaterMark: 0 },
@@ -35,13 +37,24 @@ export function sseResponse(stream: AsyncIterable<Part>, init: ResponseInit & { 
   return new Response(body, { ...responseInit, headers });
 }
 
-async function* toEvents(stream: AsyncIterable<Part>): AsyncGenerator<SSEEvent> {
+async function* toEvents(parts: AsyncIterator<Part>): AsyncGenerator<SSEEvent> {
+  let done = false;
   try {
-    for await (const p of stream) yield { data: JSON.stringify(toJSON(p)) };
+    while (true) {
+      const result = await parts.next();
+      if (result.done) {
+        done = true;
+        return;
+      }
+      yield { data: JSON.stringify(toJSON(result.value)) };
+    }
   } catch (error) {
+    done = true;
     const name = error instanceof Error ? error.name : 'Error';
     const message = error instanceof Error ? error.message : String(error);
     yield { event: 'error', data: JSON.stringify({ name, message }) };
+  } finally {
+    if (!done) await parts.return?.();
   }
 }
 

@@ -58,6 +58,11 @@ async function* mergeGenerator<T>(
         if (result.done) {
           iterators[index] = undefined;
           firstEnded = true;
+          if (stopOnFirst) {
+            // The others stop pushing now; what they already buffered is still delivered.
+            stopped = true;
+            for (const resolve of room.splice(0)) resolve();
+          }
           break;
         }
         if (stopped) break;

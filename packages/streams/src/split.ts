@@ -32,7 +32,7 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
   const n = options.n ?? 2;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`split: n must be an integer >= 1, got ${String(n)}`);
   const highWaterMark = checkHighWaterMark(options.highWaterMark, 'split');
-  if (n === 1) return [asIterableX(source)];
+  if (n === 1 && !options.signal) return [asIterableX(source)];
   const copy: ((item: T) => T) | undefined =
     options.copy === true ? (item) => structuredClone(item) : options.copy === false ? undefined : options.copy;
 

@@ -123,7 +123,8 @@ export class SSEParser {
         this.#hasData = true;
       }
     } else if (length === 5 && first === 101 /* e */ && buffer.startsWith('event', start)) {
-      this.#event = value;
+      // An empty `event:` means the default type, as if the field were absent.
+      this.#event = value === '' ? undefined : value;
     } else if (length === 2 && first === 105 /* i */ && buffer.charCodeAt(start + 1) === 100) {
       if (!value.includes('\0')) this.#lastId = value;
     } else if (length === 5 && first === 114 /* r */ && buffer.startsWith('retry', start)) {
@@ -160,7 +161,8 @@ export function decodeSSE(input: AsyncIterable<Uint8Array | string>): AsyncItera
 
 async function* decodeSSEGenerator(input: AsyncIterable<Uint8Array | string>): AsyncGenerator<SSEEvent> {
   const parser = new SSEParser();
-  const decoder = new TextDecoder('utf-8');
+  // The parser strips the one leading BOM the spec allows; the decoder must not strip another.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const events: SSEEvent[] = [];
   const emit = (event: SSEEvent) => {
     events.push(event);
@@ -180,6 +182,7 @@ async function* decodeSSEGenerator(input: AsyncIterable<Uint8Array | string>): A
 const encoder = new TextEncoder();
 const PING = encoder.encode(': ping\n\n');
 const TIMEOUT = Symbol('timeout');
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Serialises one event in the wire format (data split into `data:` lines). */
 export function formatSSE(event: SSEEvent): string {
@@ -211,15 +214,22 @@ function single(value: string, field: string): string {
 /**
  * Serialises events to UTF-8 bytes, one chunk per event, in order. With `heartbeatMs`, a comment
  * line (`: ping`) is sent whenever no event came for that long (it decodes to no event), so
- * proxies keep the connection open. Stopping early stops the source and clears the timer.
+ * proxies keep the connection open; 0 or Infinity means no heartbeat. Stopping early stops the
+ * source and clears the timer.
  */
 export function encodeSSE(
   events: AsyncIterable<SSEEvent>,
   options: { heartbeatMs?: number } = {},
 ): AsyncIterableX<Uint8Array> {
-  const heartbeatMs = options.heartbeatMs;
-  if (heartbeatMs !== undefined && !(heartbeatMs > 0)) {
-    throw new RangeError(`encodeSSE: heartbeatMs must be > 0, got ${String(heartbeatMs)}`);
+  let heartbeatMs = options.heartbeatMs;
+  if (heartbeatMs !== undefined && !(heartbeatMs >= 0)) {
+    throw new RangeError(`encodeSSE: heartbeatMs must be >= 0 (0 or Infinity: none), got ${String(heartbeatMs)}`);
+  }
+  if (heartbeatMs === 0 || heartbeatMs === Number.POSITIVE_INFINITY) heartbeatMs = undefined;
+  if (heartbeatMs !== undefined && heartbeatMs > MAX_TIMER_MS) {
+    throw new RangeError(
+      `encodeSSE: heartbeatMs must be at most ${MAX_TIMER_MS} (timers overflow beyond), got ${heartbeatMs}`,
+    );
   }
   return fromIterator(() => (heartbeatMs ? encodeWithHeartbeat(events, heartbeatMs) : encodePlain(events)));
 }

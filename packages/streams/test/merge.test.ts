@@ -44,6 +44,19 @@ describe('merge', () => {
     expect(slow.tracker.closed).toBe(true);
   });
 
+  it('stopOnFirst ends promptly even while another source keeps producing', async () => {
+    let produced = 0;
+    async function* busy() {
+      for (let i = 0; i < 1_000_000; i++) {
+        produced++;
+        yield i;
+      }
+    }
+    const out = await gather(merge<number>([streamContent([-1]), busy()], { stopOnFirst: true }));
+    expect(out).toContain(-1);
+    expect(produced).toBeLessThan(1000);
+  });
+
   it('throws the first error itself and stops the other sources', async () => {
     const boom = new TypeError('boom');
     const other = tracked([1], { endless: true });

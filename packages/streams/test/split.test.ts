@@ -81,6 +81,15 @@ describe('split', () => {
     expect(source.tracker.closed).toBe(true);
   });
 
+  it('n === 1 with a signal still rejects with signal.reason on abort', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const [only] = split(tracked([1], { endless: true, delayMs: 1 }), { n: 1, signal: controller.signal });
+    const result = gather(only!);
+    setTimeout(() => controller.abort(reason), 5);
+    await expect(result).rejects.toBe(reason);
+  });
+
   it('a branch can be iterated only once', async () => {
     const [a] = split(streamContent([1]));
     await gather(a!);

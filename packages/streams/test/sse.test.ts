@@ -48,6 +48,12 @@ describe('decodeSSE (WHATWG EventSource rules)', () => {
     expect(await decode(all.subarray(0, 11), all.subarray(11, 14), all.subarray(14))).toEqual([{ data: 'héllo 🎉' }]);
   });
 
+  it('strips one BOM only, from bytes as from text; an empty event field means the default type', async () => {
+    const text = '\uFEFF\uFEFFdata: a\n\nevent:\ndata: b\n\n';
+    expect(await decode(bytes(text))).toEqual(await decode(text));
+    expect(await decode(text)).toEqual([{ data: 'b' }]);
+  });
+
   it('discards an event not terminated by a blank line at the end of the stream', async () => {
     expect(await decode('data: a\n\ndata: partial\n')).toEqual([{ data: 'a' }]);
   });
@@ -126,6 +132,21 @@ describe('encodeSSE', () => {
       expect(chunks).toEqual(['data: a\n\n', ': ping\n\n', ': ping\n\n', 'data: b\n\n', ': ping\n\n', ': ping\n\n']);
       expect(vi.getTimerCount()).toBe(0);
       expect(await gather(decodeSSE(streamContent(chunks)))).toEqual([{ data: 'a' }, { data: 'b' }]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('heartbeatMs 0 or Infinity sends no heartbeat', async () => {
+    vi.useFakeTimers();
+    try {
+      for (const heartbeatMs of [0, Number.POSITIVE_INFINITY]) {
+        const chunks = gather(
+          encodeSSE(streamContent([{ data: 'a' }], { delayMs: 1000, delayFirst: true }), { heartbeatMs }),
+        );
+        await vi.runAllTimersAsync();
+        expect((await chunks).map((c) => new TextDecoder().decode(c))).toEqual(['data: a\n\n']);
+      }
     } finally {
       vi.useRealTimers();
     }
