@@ -263,6 +263,7 @@ export function catchErrors(p: Processor): Processor {
       const members: PartMember[] = stage.members.map((m) => ({
         name: m.name,
         concurrency: m.concurrency,
+        lazy: m.lazy,
         match: (part) => part.mimetype !== EXCEPTION_MIMETYPE && m.match(part),
         fn: (part, ctx) => guard(() => m.fn(part, ctx), ctx),
       }));

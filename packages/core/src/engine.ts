@@ -18,6 +18,8 @@ export interface PartMember {
   readonly fn: (part: Part, ctx: Context) => PartResult;
   readonly match: (part: Part) => boolean;
   readonly concurrency: number;
+  /** Pull `fn`'s outputs after the first only when the consumer asks (no read-ahead). */
+  readonly lazy?: boolean;
 }
 
 /**
@@ -30,6 +32,10 @@ class OutputNode {
   done = false;
   /** Resolves the producer waiting for the consumer to catch up (head node only). */
   room: (() => void) | undefined;
+  /** Lazy members: the consumer is waiting at this node for its next output. */
+  wanted = false;
+  /** Lazy members: resolves the producer waiting for that demand. */
+  demand: (() => void) | undefined;
 }
 
 /** Outputs of the part at the head that may wait unread before its producer pauses. */
@@ -169,12 +175,24 @@ export async function* runFused(
       } else {
         // Stopping waits for these loops, so the fn's `finally` has run; a bare promise cannot be
         // returned, only aborted through ctx.signal, so it is not waited for.
+        const lazy = members[k]!.lazy === true;
         const loop = (async () => {
           for await (const item of result as AsyncIterable<unknown>) {
             if (stopped) break;
             append(node, spawn(toPart(item, name), k + 1));
             notify();
-            if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK && !stopped) {
+            if (lazy) {
+              // This output answers the consumer's last demand; pull the next one only when the
+              // consumer comes back for more (it sets `wanted` while it waits at this node).
+              node.wanted = false;
+              if (!stopped) {
+                paused.add(node);
+                await new Promise<void>((resolve) => {
+                  node.demand = resolve;
+                });
+                paused.delete(node);
+              }
+            } else if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK && !stopped) {
               paused.add(node);
               await new Promise<void>((resolve) => {
                 node.room = resolve;
@@ -318,6 +336,12 @@ export async function* runFused(
         current = stack[stack.length - 1]!;
         continue;
       }
+      node.wanted = true;
+      if (node.demand) {
+        const demand = node.demand;
+        node.demand = undefined;
+        demand();
+      }
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
@@ -327,7 +351,10 @@ export async function* runFused(
     controller.signal.removeEventListener('abort', stopOnAbort);
     controller.abort(failure ? failure.error : stoppedReason());
     room?.();
-    for (const node of paused) node.room?.();
+    for (const node of paused) {
+      node.room?.();
+      node.demand?.();
+    }
     for (const slot of slots) for (const resolve of slot.waiters.splice(0)) resolve();
     let stopError: { error: unknown } | undefined;
     if (!inputDone && iterator) {

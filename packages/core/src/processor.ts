@@ -128,14 +128,24 @@ export function processor(
  */
 export function partProcessor(
   fn: (part: Part, ctx: Context) => PartResult,
-  options: { name?: string; match?: (part: Part) => boolean; concurrency?: number } = {},
+  options: {
+    name?: string;
+    match?: (part: Part) => boolean;
+    concurrency?: number;
+    /**
+     * Pull the outputs of `fn`'s async iterable after the first only when the consumer asks for
+     * them: no read-ahead, so stopping early stops `fn` before its later steps (for example a
+     * final commit) run. Default false (up to 64 outputs of the head part are read ahead).
+     */
+    lazy?: boolean;
+  } = {},
 ): PartProcessor {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!(concurrency >= 1) || (!Number.isInteger(concurrency) && concurrency !== Number.POSITIVE_INFINITY)) {
     throw new RangeError(`partProcessor: concurrency must be an integer >= 1, got ${String(options.concurrency)}`);
   }
   const name = options.name ?? (fn.name || 'partProcessor');
-  const member: PartMember = { name, fn, match: options.match ?? matchAll, concurrency };
+  const member: PartMember = { name, fn, match: options.match ?? matchAll, concurrency, lazy: options.lazy ?? false };
   return makeProcessor([{ kind: 'parts', members: [member] }], name) as PartProcessor;
 }
 
