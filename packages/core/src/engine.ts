@@ -1,7 +1,7 @@
-import type { Context, Run } from './context.ts';
-import { stoppedReason } from './context.ts';
+import { Fifo } from '@sluice/streams';
+import { type Context, type Run, stoppedReason, subscribeAbort } from './context.ts';
 import { toPart } from './normalize.ts';
-import { isPart, isReservedSubstream, type Part, type PartLike } from './part.ts';
+import { isOwnPart, isPart, isReservedSubstream, type Part, type PartLike } from './part.ts';
 
 /** What a part processor's `fn` may return. */
 export type PartResult =
@@ -44,7 +44,14 @@ const HEAD_HIGH_WATER_MARK = 64;
 interface Slot {
   active: number;
   readonly limit: number;
-  readonly waiters: (() => void)[];
+  /** Parts waiting for a free slot, in arrival order. */
+  readonly waiters: Fifo<Waiter>;
+}
+
+interface Waiter {
+  readonly node: OutputNode;
+  readonly p: Part;
+  readonly k: number;
 }
 
 type Entry = Part | OutputNode | Entry[] | undefined;
@@ -54,6 +61,9 @@ type Entry = Part | OutputNode | Entry[] | undefined;
  * function calls (no generator hop per member); a member whose `fn` returns a promise or an async
  * iterable gets a node whose outputs the consumer streams in order. Each member runs at most
  * `concurrency` async calls at once; the reader stays at most `lookahead` parts ahead.
+ *
+ * With `output`, this stage is the last of the run and also its output loop (reserved parts of
+ * every stage, the caller's signal, the run's teardown), with no generator above it.
  */
 export async function* runFused(
   members: readonly PartMember[],
@@ -62,9 +72,11 @@ export async function* runFused(
   ctx: Context,
   controller: AbortController,
   upstream: AbortController | undefined,
+  output?: { readonly signal: AbortSignal | undefined },
 ): AsyncGenerator<Part> {
+  if (output?.signal?.aborted) throw output.signal.reason;
   const count = members.length;
-  const slots: Slot[] = members.map((m) => ({ active: 0, limit: m.concurrency, waiters: [] }));
+  const slots: Slot[] = members.map((m) => ({ active: 0, limit: m.concurrency, waiters: new Fifo<Waiter>() }));
   const lookahead = Math.max(64, 2 * Math.max(1, ...members.map((m) => Math.min(m.concurrency, 4096))));
   const root = new OutputNode();
   const iterating = new Set<Promise<void>>();
@@ -90,10 +102,28 @@ export async function* runFused(
     run.fail(error);
     notify();
   };
+  const finish = (node: OutputNode) => {
+    node.done = true;
+    notify();
+  };
+  const failNode = (node: OutputNode, error: unknown) => {
+    if (!stopped) fail(error);
+    finish(node);
+  };
+  /** Frees a slot of member k: hands it to the next waiting part (a loop: sync results cannot recurse). */
   const release = (slot: Slot) => {
-    const next = slot.waiters.shift();
-    if (next) next();
-    else slot.active--;
+    for (;;) {
+      const waiter = slot.waiters.shift();
+      if (!waiter) {
+        slot.active--;
+        return;
+      }
+      if (stopped) {
+        finish(waiter.node);
+        continue;
+      }
+      if (call(waiter.node, waiter.p, waiter.k, slot)) return;
+    }
   };
   const append = (node: OutputNode, entry: Entry) => {
     if (entry === undefined) return;
@@ -119,34 +149,26 @@ export async function* runFused(
       }
       const slot = slots[k]!;
       if (slot.active >= slot.limit) return deferred(p, k);
-      slot.active++;
-      let result: PartResult;
-      try {
-        result = member.fn(p, ctx);
-      } catch (error) {
-        release(slot);
-        throw error;
+      // A synchronous call holds the member's slot only while it runs: only async results count.
+      const result = member.fn(p, ctx);
+      if (result === p || isOwnPart(result)) {
+        p = result as Part;
+        k++;
+        continue;
       }
-      if (result === undefined || result === null) {
-        release(slot);
-        return undefined;
-      }
+      if (result === undefined || result === null) return undefined;
       if (typeof result === 'string' || result instanceof Uint8Array || isPart(result)) {
-        release(slot);
         p = toPart(result, member.name);
         k++;
         continue;
       }
       if (isAsyncResult(result)) {
+        slot.active++;
         const node = new OutputNode();
-        track(node, () => settle(node, result, k, slot));
+        settle(node, result, k, slot);
         return node;
       }
-      try {
-        return expand(result, k, member.name);
-      } finally {
-        release(slot);
-      }
+      return expand(result, k, member.name);
     }
   };
 
@@ -165,96 +187,99 @@ export async function* runFused(
     );
   };
 
-  /** Consumes an async result of member k into `node`, then frees the member's slot. */
-  const settle = async (node: OutputNode, result: PartResult, k: number, slot: Slot) => {
-    const name = members[k]!.name;
+  /**
+   * Calls member k on `p` for `node`, with a slot of k held. Returns true when the slot stays held
+   * (an async result, freed by `settle`), false when the call finished synchronously.
+   */
+  const call = (node: OutputNode, p: Part, k: number, slot: Slot): boolean => {
     try {
-      if (typeof (result as PromiseLike<unknown>).then === 'function') {
-        const value = await result;
-        if (!stopped) append(node, expand(value, k, name));
-      } else {
-        // Stopping waits for these loops, so the fn's `finally` has run; a bare promise cannot be
-        // returned, only aborted through ctx.signal, so it is not waited for.
-        const lazy = members[k]!.lazy === true;
-        const loop = (async () => {
-          for await (const item of result as AsyncIterable<unknown>) {
-            if (stopped) break;
-            append(node, spawn(toPart(item, name), k + 1));
-            notify();
-            if (lazy) {
-              // This output answers the consumer's last demand; pull the next one only when the
-              // consumer comes back for more (it sets `wanted` while it waits at this node).
-              node.wanted = false;
-              if (!stopped) {
-                paused.add(node);
-                await new Promise<void>((resolve) => {
-                  node.demand = resolve;
-                });
-                paused.delete(node);
-              }
-            } else if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK && !stopped) {
-              paused.add(node);
-              await new Promise<void>((resolve) => {
-                node.room = resolve;
-              });
-              paused.delete(node);
+      const result = members[k]!.fn(p, ctx);
+      if (isAsyncResult(result)) {
+        settle(node, result, k, slot);
+        return true;
+      }
+      append(node, expand(result, k, members[k]!.name));
+    } catch (error) {
+      failNode(node, error);
+      return false;
+    }
+    finish(node);
+    return false;
+  };
+
+  /** Consumes an async result of member k into `node`, then frees the member's slot. */
+  const settle = (node: OutputNode, result: PartResult, k: number, slot: Slot): void => {
+    const name = members[k]!.name;
+    if (typeof (result as PromiseLike<unknown>).then === 'function') {
+      // A bare promise cannot be returned, only aborted through ctx.signal: stopping does not wait for it.
+      (result as Promise<unknown>).then(
+        (value) => {
+          if (!stopped) {
+            try {
+              append(node, expand(value, k, name));
+            } catch (error) {
+              release(slot);
+              failNode(node, error);
+              return;
             }
           }
-        })();
-        iterating.add(loop);
-        try {
-          await loop;
-        } finally {
-          iterating.delete(loop);
+          release(slot);
+          finish(node);
+        },
+        (error: unknown) => {
+          release(slot);
+          failNode(node, error);
+        },
+      );
+      return;
+    }
+    // Stopping waits for these loops, so the fn's `finally` has run.
+    const lazy = members[k]!.lazy === true;
+    const loop = (async () => {
+      for await (const item of result as AsyncIterable<unknown>) {
+        if (stopped) break;
+        append(node, spawn(toPart(item, name), k + 1));
+        notify();
+        if (lazy) {
+          // This output answers the consumer's last demand; pull the next one only when the
+          // consumer comes back for more (it sets `wanted` while it waits at this node).
+          node.wanted = false;
+          if (!stopped) {
+            paused.add(node);
+            await new Promise<void>((resolve) => {
+              node.demand = resolve;
+            });
+            paused.delete(node);
+          }
+        } else if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK && !stopped) {
+          paused.add(node);
+          await new Promise<void>((resolve) => {
+            node.room = resolve;
+          });
+          paused.delete(node);
         }
       }
-    } finally {
-      release(slot);
-    }
+    })();
+    iterating.add(loop);
+    loop.then(
+      () => {
+        iterating.delete(loop);
+        release(slot);
+        finish(node);
+      },
+      (error: unknown) => {
+        iterating.delete(loop);
+        release(slot);
+        failNode(node, error);
+      },
+    );
   };
 
   /** A part waiting for a free slot of member k. */
   const deferred = (p: Part, k: number): OutputNode => {
     const node = new OutputNode();
-    const slot = slots[k]!;
-    track(node, async () => {
-      await new Promise<void>((resolve) => slot.waiters.push(resolve));
-      if (stopped) {
-        release(slot);
-        return;
-      }
-      let result: PartResult;
-      try {
-        result = members[k]!.fn(p, ctx);
-      } catch (error) {
-        release(slot);
-        throw error;
-      }
-      if (isAsyncResult(result)) {
-        await settle(node, result, k, slot);
-        return;
-      }
-      try {
-        append(node, expand(result, k, members[k]!.name));
-      } finally {
-        release(slot);
-      }
-    });
+    slots[k]!.waiters.push({ node, p, k });
     return node;
-  };
-
-  const track = (node: OutputNode, work: () => Promise<void>) => {
-    const task = (async () => {
-      try {
-        await work();
-      } catch (error) {
-        if (!stopped) fail(error);
-      } finally {
-        node.done = true;
-        notify();
-      }
-    })();
-    void task;
   };
 
   const pump = async () => {
@@ -279,7 +304,8 @@ export async function* runFused(
           break;
         }
         if (stopped) break;
-        append(root, spawn(toPart(result.value, 'processor input'), 0));
+        const value = result.value;
+        append(root, spawn(isOwnPart(value) ? value : toPart(value, 'processor input'), 0));
         notify();
       }
     } catch (error) {
@@ -291,16 +317,25 @@ export async function* runFused(
   };
 
   // An abort (caller, another stage's error, the end of the run) must end the walk even while
-  // nothing upstream moves; `finally` then returns the input.
+  // nothing upstream moves; `finally` then returns the input. A consumer's stop ends it quietly.
   const stopOnAbort = () => {
-    if (!failure) failure = { error: controller.signal.reason };
+    if (!failure && !(output && run.stopRequested)) failure = { error: controller.signal.reason };
     notify();
   };
   controller.signal.addEventListener('abort', stopOnAbort, { once: true });
+  const removeAbort = output ? subscribeAbort(output.signal, (reason) => run.fail(reason)) : undefined;
+  if (output) run.onSide = notify;
   const stack: OutputNode[] = [root];
   const pumping = pump();
   try {
     while (true) {
+      if (output) {
+        if (run.side.length > 0) {
+          yield run.side.shift()!;
+          continue;
+        }
+        if (run.stopRequested && !run.failure) break;
+      }
       if (failure) throw failure.error;
       const node = stack[stack.length - 1]!;
       if (node.index < node.items.length) {
@@ -331,7 +366,7 @@ export async function* runFused(
         continue;
       }
       if (node.done) {
-        if (stack.length === 1) return;
+        if (stack.length === 1) break;
         stack.pop();
         current = stack[stack.length - 1]!;
         continue;
@@ -346,16 +381,33 @@ export async function* runFused(
         wake = resolve;
       });
     }
+    if (output) {
+      while (run.side.length > 0) yield run.side.shift()!;
+      run.throwIfFailed();
+    }
+  } catch (error) {
+    if (!output) throw error;
+    const first = run.failure ? run.failure.error : error;
+    run.fail(first);
+    throw first;
   } finally {
     stopped = true;
     controller.signal.removeEventListener('abort', stopOnAbort);
-    controller.abort(failure ? failure.error : stoppedReason());
+    if (output) {
+      run.finished = true;
+      run.onSide = undefined;
+      removeAbort!();
+      if (!run.controller.signal.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
+    }
+    if (!controller.signal.aborted) controller.abort(failure ? failure.error : stoppedReason());
     room?.();
     for (const node of paused) {
       node.room?.();
       node.demand?.();
     }
-    for (const slot of slots) for (const resolve of slot.waiters.splice(0)) resolve();
+    for (const slot of slots) {
+      for (let waiter = slot.waiters.shift(); waiter; waiter = slot.waiters.shift()) waiter.node.done = true;
+    }
     let stopError: { error: unknown } | undefined;
     if (!inputDone && iterator) {
       upstream?.abort(stoppedReason());
@@ -367,7 +419,7 @@ export async function* runFused(
     }
     await pumping;
     await Promise.allSettled([...iterating]);
-    if (stopError && !failure) throw stopError.error;
+    if (stopError && !failure && !run.failure) throw stopError.error;
   }
 }
 

@@ -48,6 +48,11 @@ export function isText(partOrMimetype: Part | string): boolean {
   return base.startsWith('text/') || base === 'application/json' || base.endsWith('+json');
 }
 
+/** @internal Fast check: `value` is a frozen part made by `part()` (usable as it is). */
+export function isOwnPart(value: unknown): value is Part {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PART] === true;
+}
+
 /** True when `value` is a part made by this library (or any object with the Part fields). */
 export function isPart(value: unknown): value is Part {
   return (

@@ -61,15 +61,15 @@ export function makeProcessor(stages: readonly Stage[], name: string): Processor
       [Symbol.asyncIterator]: () => {
         const parent = (options as Record<symbol, Run | undefined> | undefined)?.[PARENT_RUN];
         const run = new Run(parent);
-        const generator = runStages(stages, input, options?.signal, run);
+        const iterator = runStages(stages, input, options?.signal, run);
         // A native generator's return() waits behind a pending next(); stop the run first so
         // every stage's signal aborts and that pending read ends.
-        const close = generator.return.bind(generator);
-        generator.return = (value) => {
+        const close = iterator.return!.bind(iterator);
+        iterator.return = (value?: unknown) => {
           run.stop();
           return close(value);
         };
-        return generator;
+        return iterator;
       },
     });
   Object.defineProperty(call, 'name', { value: name });
@@ -159,93 +159,192 @@ function matchAll(): boolean {
  * Runs the stages over `input`: stage k+1 reads stage k's output as it streams. Reserved-substream
  * parts and `ctx.status()` parts reach the output at once. Stopping (consumer break, caller abort,
  * an error anywhere) aborts every stage's signal, returns every stage, and then surfaces the first
- * error (or the caller's abort reason) unchanged.
+ * error (or the caller's abort reason) unchanged. A fused last stage is the output loop itself (no
+ * generator hop above it); after a stream stage, `streamOutput` merges in the reserved parts.
  */
-async function* runStages(
+function runStages(
   stages: readonly Stage[],
   input: ContentLike | undefined,
   signal: AbortSignal | undefined,
   run: Run,
-): AsyncGenerator<Part> {
-  if (signal?.aborted) throw signal.reason;
-  const removeAbort = subscribeAbort(signal, (reason) => run.fail(reason));
-  let iterator: AsyncIterator<unknown> | undefined;
-  let mainDone = false;
-  try {
-    let upstream: AsyncIterable<unknown> | undefined = input === undefined ? undefined : contentIterable(input);
-    let upstreamController: AbortController | undefined;
-    const controllers = stages.map(() => new AbortController());
-    linkAbort(run.controller.signal, controllers[controllers.length - 1]!);
-    for (let k = controllers.length - 1; k > 0; k--) linkAbort(controllers[k]!.signal, controllers[k - 1]!);
-    for (let k = 0; k < stages.length; k++) {
-      const stage = stages[k]!;
-      const controller = controllers[k]!;
-      const ctx = run.context(controller.signal);
-      const source = upstream;
-      const above = upstreamController;
-      if (stage.kind === 'parts') {
-        upstream = {
-          [Symbol.asyncIterator]: () => runFused(stage.members, source ?? EMPTY, run, ctx, controller, above),
-        };
-      } else {
-        const stageInput =
-          source === undefined && stage.acceptsNoInput
-            ? undefined
-            : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name, controller.signal));
-        upstream = { [Symbol.asyncIterator]: () => stage.run(stageInput, ctx)[Symbol.asyncIterator]() };
+): AsyncIterator<Part> {
+  let upstream: AsyncIterable<unknown> | undefined = input === undefined ? undefined : contentIterable(input);
+  let upstreamController: AbortController | undefined;
+  const controllers = stages.map(() => new AbortController());
+  linkAbort(run.controller.signal, controllers[controllers.length - 1]!);
+  for (let k = controllers.length - 1; k > 0; k--) linkAbort(controllers[k]!.signal, controllers[k - 1]!);
+  for (let k = 0; k < stages.length; k++) {
+    const stage = stages[k]!;
+    const controller = controllers[k]!;
+    const ctx = run.context(controller.signal);
+    const source = upstream;
+    const above = upstreamController;
+    if (stage.kind === 'parts') {
+      if (k === stages.length - 1) {
+        return runFused(stage.members, source ?? EMPTY, run, ctx, controller, above, { signal });
       }
-      upstreamController = controller;
+      upstream = {
+        [Symbol.asyncIterator]: () => runFused(stage.members, source ?? EMPTY, run, ctx, controller, above),
+      };
+    } else {
+      const stageInput =
+        source === undefined && stage.acceptsNoInput
+          ? undefined
+          : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name, controller.signal));
+      upstream = { [Symbol.asyncIterator]: () => stage.run(stageInput, ctx)[Symbol.asyncIterator]() };
     }
-    const last = stages[stages.length - 1]!;
-    const outputName = last.kind === 'stream' ? last.name : last.members.map((m) => m.name).join(' -> ');
-    iterator = upstream![Symbol.asyncIterator]();
-    let pending: Promise<IteratorResult<unknown>> | undefined;
-    while (true) {
-      if (run.side.length > 0) {
-        yield run.side.shift()!;
-        continue;
-      }
-      run.throwIfFailed();
-      if (!pending) {
-        pending = iterator.next();
-        pending.catch(noop);
-      }
-      let result: IteratorResult<unknown> | undefined;
-      try {
-        result = await run.race(pending);
-      } catch (error) {
-        mainDone = true;
-        throw error;
-      }
-      if (result === undefined) {
-        if (run.stopRequested && !run.failure) return;
-        continue;
-      }
-      pending = undefined;
-      if (result.done) {
-        mainDone = true;
-        break;
-      }
-      const value = result.value;
-      yield isPlainPart(value) ? value : toPart(value, outputName);
-    }
-    while (run.side.length > 0) yield run.side.shift()!;
-    run.throwIfFailed();
-  } catch (error) {
-    const failure = run.failure as { error: unknown } | undefined;
-    const first = failure ? failure.error : error;
-    run.fail(first);
-    throw first;
-  } finally {
-    run.finished = true;
-    removeAbort();
-    if (!run.controller.signal.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
-    if (iterator && !mainDone) {
-      try {
-        await iterator.return?.();
-      } catch (error) {
-        if (!run.failure) throw error;
-      }
-    }
+    upstreamController = controller;
   }
+  return streamOutput(run, upstream!, signal, (stages[stages.length - 1] as { name: string }).name);
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The output of a run whose last stage is a stream stage: its parts, with the reserved parts of
+ * every stage merged in as soon as they are emitted. A plain iterator, not a generator: one promise
+ * per part, and `return()` acts at once even while a `next()` is pending.
+ */
+function streamOutput(
+  run: Run,
+  upstream: AsyncIterable<unknown>,
+  signal: AbortSignal | undefined,
+  outputName: string,
+): AsyncIterator<Part> {
+  type Result = IteratorResult<Part> | Promise<IteratorResult<Part>>;
+  let iterator: AsyncIterator<unknown> | undefined;
+  let removeAbort: () => void = noop;
+  /** The main iterator's `next()` is in flight (its handlers are attached once). */
+  let pending = false;
+  /** A main result that arrived while no `next()` call was waiting (a side part took that call). */
+  let ready: { result: IteratorResult<unknown> } | { error: unknown } | undefined;
+  /** The resolver of the `next()` call waiting for the main result or a side part. */
+  let waiting: ((result: Result) => void) | undefined;
+  let started = false;
+  let finished = false;
+  let mainDone = false;
+  let tornDown: Promise<void> | undefined;
+
+  const teardown = (): Promise<void> => {
+    tornDown ??= (async () => {
+      run.finished = true;
+      run.onSide = undefined;
+      removeAbort();
+      if (!run.controller.signal.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
+      if (iterator && !mainDone) {
+        mainDone = true;
+        try {
+          await iterator.return?.();
+        } catch (error) {
+          if (!run.failure) throw error;
+        }
+      }
+    })();
+    return tornDown;
+  };
+  const fail = async (error: unknown): Promise<never> => {
+    const first = run.failure ? run.failure.error : error;
+    run.fail(first);
+    finished = true;
+    await teardown();
+    throw first;
+  };
+  const deliver = (result: IteratorResult<unknown>): Result => {
+    if (result.done) {
+      mainDone = true;
+      return next();
+    }
+    const value = result.value;
+    if (isPlainPart(value)) return result as IteratorResult<Part>;
+    try {
+      return { done: false, value: toPart(value, outputName) };
+    } catch (error) {
+      return fail(error);
+    }
+  };
+  const take = (): ((result: Result) => void) | undefined => {
+    const resolve = waiting;
+    waiting = undefined;
+    run.onSide = undefined;
+    return resolve;
+  };
+  const onResult = (result: IteratorResult<unknown>) => {
+    pending = false;
+    const resolve = take();
+    if (resolve) resolve(deliver(result));
+    else ready = { result };
+  };
+  const onError = (error: unknown) => {
+    pending = false;
+    mainDone = true;
+    const resolve = take();
+    if (resolve) resolve(fail(error));
+    else ready = { error };
+  };
+  const onSide = () => take()?.(next());
+  const wait = (resolve: (result: Result) => void) => {
+    // Starting the main read may have run stages synchronously that emitted a side part.
+    if (run.side.length > 0 || run.failure || run.stopRequested) {
+      resolve(next());
+      return;
+    }
+    waiting = resolve;
+    run.onSide = onSide;
+  };
+  const next = (): Promise<IteratorResult<Part>> => {
+    if (finished) return Promise.resolve(DONE);
+    if (!started) {
+      started = true;
+      if (signal?.aborted) {
+        finished = true;
+        run.finished = true;
+        return Promise.reject(signal.reason);
+      }
+      removeAbort = subscribeAbort(signal, (reason) => run.fail(reason));
+      try {
+        iterator = upstream[Symbol.asyncIterator]();
+      } catch (error) {
+        mainDone = true;
+        return fail(error);
+      }
+    }
+    if (run.side.length > 0) return Promise.resolve({ done: false, value: run.side.shift()! });
+    if (run.failure) return fail(run.failure.error);
+    if (run.stopRequested) {
+      finished = true;
+      return teardown().then(() => DONE);
+    }
+    if (ready) {
+      const r = ready;
+      ready = undefined;
+      return 'error' in r ? fail(r.error) : Promise.resolve(deliver(r.result));
+    }
+    if (mainDone) {
+      finished = true;
+      return teardown().then(() => DONE);
+    }
+    if (!pending) {
+      pending = true;
+      try {
+        iterator!.next().then(onResult, onError);
+      } catch (error) {
+        pending = false;
+        mainDone = true;
+        return fail(error);
+      }
+    }
+    return new Promise<IteratorResult<Part>>(wait);
+  };
+  return {
+    next,
+    return: async (): Promise<IteratorResult<Part>> => {
+      if (!finished) {
+        finished = true;
+        take()?.(DONE);
+        if (started) await teardown();
+        else run.finished = true;
+      }
+      return DONE;
+    },
+  };
 }

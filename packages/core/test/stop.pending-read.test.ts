@@ -22,6 +22,7 @@ function waiting(log: string[], started?: () => void) {
     try {
       started?.();
       await untilAborted(ctx);
+      yield 'never reached while the run lives';
     } finally {
       log.push(`finally aborted=${ctx.signal.aborted}`);
     }
@@ -93,6 +94,7 @@ describe('stopping while a read is pending', () => {
     const s = source(async function* (ctx) {
       try {
         await untilAborted(ctx);
+        yield 'after the stop';
       } finally {
         closed = true;
       }
