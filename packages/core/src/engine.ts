@@ -76,6 +76,8 @@ export async function* runFused(
 ): AsyncGenerator<Part> {
   if (output?.signal?.aborted) throw output.signal.reason;
   const count = members.length;
+  // Members that match every part skip the call (the common case on the hot path).
+  const matchesAll = members.map((m) => m.match === matchAll);
   const slots: Slot[] = members.map((m) => ({ active: 0, limit: m.concurrency, waiters: new Fifo<Waiter>() }));
   const lookahead = Math.max(64, 2 * Math.max(1, ...members.map((m) => Math.min(m.concurrency, 4096))));
   const root = new OutputNode();
@@ -143,7 +145,7 @@ export async function* runFused(
       }
       if (k === count) return p;
       const member = members[k]!;
-      if (!member.match(p)) {
+      if (!matchesAll[k] && !member.match(p)) {
         k++;
         continue;
       }
@@ -421,6 +423,11 @@ export async function* runFused(
     await Promise.allSettled([...iterating]);
     if (stopError && !failure && !run.failure) throw stopError.error;
   }
+}
+
+/** The default `match` of a part processor. */
+export function matchAll(): boolean {
+  return true;
 }
 
 function isAsyncResult(result: PartResult): boolean {

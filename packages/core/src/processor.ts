@@ -1,5 +1,5 @@
 import { type Context, linkAbort, Run, stoppedReason, subscribeAbort } from './context.ts';
-import { type PartMember, type PartResult, runFused } from './engine.ts';
+import { matchAll, type PartMember, type PartResult, runFused } from './engine.ts';
 import { checkedInput, contentIterable, EMPTY, isPlainPart, toPart } from './normalize.ts';
 import type { ContentLike, Part, PartLike } from './part.ts';
 import { PartStream } from './stream.ts';
@@ -150,10 +150,6 @@ export function partProcessor(
 }
 
 function noop(): void {}
-
-function matchAll(): boolean {
-  return true;
-}
 
 /**
  * Runs the stages over `input`: stage k+1 reads stage k's output as it streams. Reserved-substream
