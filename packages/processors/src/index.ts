@@ -36,7 +36,7 @@ export type { FinishReason, Usage } from './models/events.ts';
 export { type FakeModelOptions, fakeModel } from './models/fake.ts';
 export { type GeminiOptions, gemini } from './models/gemini.ts';
 export { type ToolSpec, UnsupportedPartError } from './models/messages.ts';
-export { type OllamaOptions, ollama } from './models/ollama.ts';
+export { OLLAMA_DEFAULT_PORT, type OllamaOptions, ollama, ollamaHostURL } from './models/ollama.ts';
 export { type OpenAIOptions, openai } from './models/openai.ts';
 export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';

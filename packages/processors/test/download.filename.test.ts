@@ -38,6 +38,16 @@ describe('download file names', () => {
     },
   );
 
+  it('a refused request filename stays in the result, with no path and an error saying why', async () => {
+    const result = await downloadFile({ url: server.url('/f'), filename: '../escape.bin' }, { outputDir: dir });
+    expect(result).toMatchObject({ success: false, filename: '../escape.bin', path: '', sizeBytes: 0, sha256: '' });
+    expect(result.error).toMatch(/^refused filename "\.\.\/escape\.bin": it would escape the output folder /);
+    const folder = await downloadFile({ url: server.url('/f'), filename: 'sub/' }, { outputDir: dir });
+    expect(folder).toMatchObject({ success: false, filename: 'sub/', path: '' });
+    expect(folder.error).toMatch(/refused filename "sub\/": not a plain relative file name \(it names a folder\)/);
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('refuses a URL whose last segment decodes to a path escaping the folder', async () => {
     server.files.set('/../../evil.bin', { body });
     const result = await downloadFile({ url: `${server.origin}/..%2F..%2Fevil.bin` }, { outputDir: dir });

@@ -35,14 +35,21 @@ export function splitAt(bytes: Uint8Array, offsets: readonly number[]): Uint8Arr
   return out;
 }
 
-/** Runs the wire bytes through the provider's framing and decoder; error events are returned, not thrown. */
+/**
+ * Runs the wire bytes through the provider's framing and decoder as `runModel` does (a `[DONE]`
+ * terminator is reported to `end`); error events are returned, not thrown.
+ */
 export async function decodeWire(provider: FakeProvider, chunks: readonly Uint8Array[]): Promise<ModelEvent[]> {
   const decoder = decoders[provider]();
   const frames =
     provider === 'ollama' ? ndjsonFrames(fromChunks(chunks), provider) : sseFrames(fromChunks(chunks), provider);
   const events: ModelEvent[] = [];
-  for await (const frame of frames) events.push(...decoder.push(frame.value, frame.event));
-  events.push(...decoder.end());
+  let terminated = false;
+  for await (const frame of frames) {
+    if (frame.terminator) terminated = true;
+    else events.push(...decoder.push(frame.value, frame.event));
+  }
+  events.push(...decoder.end({ terminated }));
   return events;
 }
 

@@ -20,13 +20,17 @@ export class SDKError extends Error {
 /** A provider or the registry needs an API key and none was given nor found in its environment variable. */
 export class MissingAPIKeyError extends SDKError {
   override name = 'MissingAPIKeyError';
-  /** The environment variables that were read, first one preferred, e.g. ['GEMINI_API_KEY', 'GOOGLE_API_KEY']. */
+  /** The environment variables that were read, first one preferred, e.g. ['GEMINI_API_KEY', 'GOOGLE_API_KEY']; empty when none was. */
   readonly variables: readonly string[];
   constructor(who: string, variables: readonly string[]) {
-    const names = variables.length === 1 ? variables[0] : `${variables[0]} (or ${variables.slice(1).join(', ')})`;
-    super('E_MISSING_API_KEY', `${who}: no API key: the ${names} environment variable is not set`, {
-      hint: `set ${variables[0]} or pass the apiKey option`,
-    });
+    if (variables.length === 0) {
+      super('E_MISSING_API_KEY', `${who}: no API key was given`, { hint: 'pass the apiKey option' });
+    } else {
+      const names = variables.length === 1 ? variables[0] : `${variables[0]} (or ${variables.slice(1).join(', ')})`;
+      super('E_MISSING_API_KEY', `${who}: no API key: the ${names} environment variable is not set`, {
+        hint: `set ${variables[0]} or pass the apiKey option`,
+      });
+    }
     this.variables = variables;
   }
 }

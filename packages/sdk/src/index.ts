@@ -28,6 +28,7 @@ export {
   DEFAULT_PURCHASE_CONCURRENCY,
   isPackageRef,
   PACKAGE_PART_TYPES,
+  type PurchaseFailureMetadata,
   type PurchasePackagesOptions,
   type PurchaseStatusMetadata,
   purchasePackages,

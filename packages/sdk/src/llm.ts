@@ -34,6 +34,11 @@ export type RemoteLLMOptions = Omit<ModelOptions, 'system'> & {
   baseURL?: string;
   /** Default: the provider's environment variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...). */
   apiKey?: string;
+  /**
+   * The variable (in `env`) the key is read from, instead of the provider's; '' reads none. Named in
+   * the hint of a 401, as the provider's own variable is by default (OPENROUTER_API_KEY for 'openrouter').
+   */
+  apiKeyEnv?: string;
   /** System prompt sent first on every call (before the call's own `system`). */
   system?: string;
   /** Where environment variables are read; default `process.env`. */
@@ -132,16 +137,18 @@ export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLL
     });
     return new ModelLLM(provider, model, p, fake.system);
   }
-  const { env, system, baseURL, apiKey, ...rest } = options as RemoteLLMOptions;
+  const { env, system, baseURL, apiKey, apiKeyEnv, ...rest } = options as RemoteLLMOptions;
   if (typeof rest.model !== 'string' || rest.model === '') {
     throw new ConfigError(`createLLM('${provider}'): the model option is required`, "e.g. { model: 'gpt-4o-mini' }");
   }
-  const resolved = resolveProvider(provider, { baseURL, apiKey }, env ?? process.env);
+  const resolved = resolveProvider(provider, { baseURL, apiKey, apiKeyEnv }, env ?? process.env);
   const processorOptions: ModelOptions = {
     name: `${provider}:${rest.model}`,
     ...rest,
     baseURL: resolved.baseURL,
     apiKey: resolved.apiKey,
+    // The key was resolved here; the processor only names this variable in a 401's hint.
+    apiKeyEnv: resolved.apiKeyEnv,
   };
   const factory = { openai, anthropic, ollama, gemini }[resolved.wire];
   return new ModelLLM(provider, rest.model, factory(processorOptions), system);

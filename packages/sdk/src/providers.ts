@@ -3,6 +3,7 @@
 // are required only when talking to the provider's own service: a baseURL
 // pointing elsewhere (a proxy, a local server, a test server) may need none.
 
+import { ollamaHostURL } from '@sluice/processors';
 import { ConfigError, MissingAPIKeyError } from './errors.ts';
 
 /** Every provider name `createLLM` accepts. */
@@ -82,15 +83,11 @@ export interface ResolvedProvider {
   readonly baseURL: string;
   /** '' when there is no key: the processors then send no auth header (and read no environment variable). */
   readonly apiKey: string;
-}
-
-/** `OLLAMA_HOST` as Ollama's own clients read it: scheme and port optional (`0.0.0.0`, `host:11434`, `https://h`). */
-export function ollamaHostURL(host: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host : `http://${host}`;
-  const url = new URL(withScheme);
-  const authority = withScheme.replace(/^[^:]+:\/\//, '').split('/')[0];
-  if (!/:\d+$/.test(authority) && url.protocol === 'http:') url.port = '11434';
-  return url.origin + url.pathname.replace(/\/+$/, '');
+  /**
+   * The variable the key is read from for this provider ('' when it has none, e.g. 'lmstudio'): given
+   * to the processor as `apiKeyEnv`, so a 401's hint names it (OPENROUTER_API_KEY, not OPENAI_API_KEY).
+   */
+  readonly apiKeyEnv: string;
 }
 
 /** The origin of an http(s) URL, or undefined for anything else. */
@@ -111,7 +108,7 @@ function originOf(url: string): string | undefined {
  */
 export function resolveProvider(
   provider: Exclude<Provider, 'fake'>,
-  options: { baseURL?: string; apiKey?: string },
+  options: { baseURL?: string; apiKey?: string; apiKeyEnv?: string },
   env: Environment,
 ): ResolvedProvider {
   const defaults = PROVIDER_DEFAULTS[provider];
@@ -129,15 +126,25 @@ export function resolveProvider(
       "pass the server's OpenAI-compatible base URL, up to and including /v1, e.g. { baseURL: 'http://127.0.0.1:8080/v1' }",
     );
   }
-  if (provider === 'ollama' && options.baseURL === undefined && fromEnv) baseURL = ollamaHostURL(fromEnv);
+  if (provider === 'ollama' && options.baseURL === undefined && fromEnv) {
+    // Read like Ollama's own clients do (scheme and port optional), by the same helper as the ollama processor.
+    try {
+      baseURL = ollamaHostURL(fromEnv);
+    } catch (error) {
+      throw new ConfigError(`createLLM('ollama'): ${(error as Error).message}`);
+    }
+  }
   if (originOf(baseURL) === undefined) {
     throw new ConfigError(
       `createLLM('${provider}'): baseURL ${JSON.stringify(baseURL)} is not an absolute http(s) URL`,
     );
   }
+  // `apiKeyEnv` replaces the provider's variables ('' for none).
+  const keyVariables =
+    options.apiKeyEnv === undefined ? defaults.keyVariables : options.apiKeyEnv ? [options.apiKeyEnv] : [];
   let apiKey = options.apiKey;
   if (apiKey === undefined) {
-    for (const variable of defaults.keyVariables) {
+    for (const variable of keyVariables) {
       if (env[variable]) {
         apiKey = env[variable];
         break;
@@ -146,7 +153,7 @@ export function resolveProvider(
   }
   const ownService = defaults.baseURL !== undefined && originOf(baseURL) === originOf(defaults.baseURL);
   if (!apiKey && defaults.keyRequired && ownService) {
-    throw new MissingAPIKeyError(`createLLM('${provider}')`, defaults.keyVariables);
+    throw new MissingAPIKeyError(`createLLM('${provider}')`, keyVariables);
   }
-  return { wire: defaults.wire, baseURL, apiKey: apiKey ?? '' };
+  return { wire: defaults.wire, baseURL, apiKey: apiKey ?? '', apiKeyEnv: keyVariables[0] ?? '' };
 }

@@ -169,7 +169,7 @@ describe("createLLM('fake')", () => {
     const result = await llm.generate('hello there');
     expect(result.text).toBe('Echo: hello there');
     expect(result.finishReason).toBe('stop');
-    expect(result.usage).toEqual({ inputTokens: 2, outputTokens: 3 });
+    expect(result.usage).toEqual({ inputTokens: 2, outputTokens: 3, totalTokens: 5 });
   });
 
   it('streams a scripted reply token by token', async () => {

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { openModel, readSafetensorsHeader } from '@sluice/processors';
 import { describe, expect, it } from 'vitest';
-import { type AlignmentChunk, DownloadError, WeightsError } from '../src/index.ts';
+import { type AlignmentChunk, NotFoundError, WeightsError } from '../src/index.ts';
 import { clientOf, filesIn, registry, tempDir } from './helpers.ts';
 
 async function collect(stream: AsyncIterable<AlignmentChunk>): Promise<AlignmentChunk[]> {
@@ -202,7 +202,7 @@ describe('wmatrix.streamAlign', () => {
     expect(await filesIn(outDir)).toEqual([]);
   });
 
-  it('an unknown package fails with DownloadError; a bad strength throws at once', async () => {
+  it('an unknown package fails with NotFoundError; a bad strength throws at once', async () => {
     const server = await registry();
     const client = await clientOf(server);
     const outDir = await tempDir();
@@ -214,8 +214,8 @@ describe('wmatrix.streamAlign', () => {
         output: join(outDir, 'n.safetensors'),
       }),
     ).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DownloadError);
-    expect((error as DownloadError).message).toMatch(/nope.*404/);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as NotFoundError).message).toMatch(/nope.*404/);
     expect(() =>
       client.wmatrix.streamAlign({ baseWeights: server.baseModelPath, vectorPackageId: 'vec-code', strength: 3 }),
     ).toThrow(RangeError);

@@ -135,20 +135,29 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
   return value;
 }
 
-const envNames: Record<string, string> = {
+/** The environment variable each model processor reads its key from by default (see `ModelOptions.apiKeyEnv`). */
+export const API_KEY_ENV: Readonly<Record<string, string>> = {
   openai: 'OPENAI_API_KEY',
   anthropic: 'ANTHROPIC_API_KEY',
   gemini: 'GEMINI_API_KEY',
+  ollama: '',
 };
 
-/** The hint attached to an error of `status` from `provider` (what a user should check first). */
-export function hintFor(status: number | undefined, provider: string | undefined): string | undefined {
-  const keyVar = (provider && envNames[provider]) ?? 'the apiKey option';
+/**
+ * The hint attached to an error of `status` from `provider` (what a user should check first).
+ * `apiKeyEnv` is the variable the key came from, named by a 401's hint ('' for none); default the
+ * provider's own (API_KEY_ENV).
+ */
+export function hintFor(
+  status: number | undefined,
+  provider: string | undefined,
+  apiKeyEnv: string | undefined = provider === undefined ? undefined : API_KEY_ENV[provider],
+): string | undefined {
   switch (status) {
     case 400:
       return 'the provider rejected the request body; check the model options (extraBody, tools, maxTokens) against its docs';
     case 401:
-      return `check the API key: set ${keyVar} or pass apiKey, and make sure it belongs to this provider and baseURL`;
+      return `check the API key: ${apiKeyEnv ? `set ${apiKeyEnv} or pass apiKey` : 'pass it as the apiKey option'}, and make sure it belongs to this provider and baseURL`;
     case 403:
       return 'the API key is valid but may not use this model or project; check its permissions and region';
     case 404:

@@ -48,6 +48,8 @@ export interface HTTPRequest {
   body?: string;
   /** Provider name used in messages and hints. */
   provider: string;
+  /** The environment variable the key came from, named by a 401's hint ('' for none; default the provider's). */
+  apiKeyEnv?: string;
   /** Strings (API keys) that must never appear in an error. */
   secrets?: readonly string[];
 }
@@ -219,7 +221,7 @@ export function statusError(req: HTTPRequest, status: number, headers: Record<st
   const fields = parseErrorBody(body);
   const requestId = requestIdOf(headers) ?? fields.requestId;
   const found = fields.message ?? (text.trim().slice(0, 500) || 'no error message in the response');
-  const hint = hintFor(status, req.provider);
+  const hint = hintFor(status, req.provider, req.apiKeyEnv);
   const message = redactText(
     `${req.provider}: HTTP ${status}${fields.type ? ` ${fields.type}` : ''}: ${found}${hint ? ` (${hint})` : ''}${
       requestId ? ` [request id ${requestId}]` : ''

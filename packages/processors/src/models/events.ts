@@ -27,10 +27,22 @@ export type ModelEvent =
     }
   | { type: 'error'; fields: ErrorBodyFields; truncated?: boolean };
 
-/** A wire decoder: `push` one decoded message (SSE data JSON or NDJSON value), `end` when the body ended. */
+/** How a response body ended, as the framing saw it. */
+export interface StreamEnding {
+  /**
+   * True when the framing itself marked the end (SSE `data: [DONE]`) or the body was one whole JSON
+   * document; false when the body just stopped, which may be a cut connection.
+   */
+  terminated: boolean;
+}
+
+/**
+ * A wire decoder: `push` one decoded message (SSE data JSON or NDJSON value), `end` when the body
+ * ended (without `ending`, a decoder assumes the body just stopped).
+ */
 export interface StreamDecoder {
   push(value: unknown, event?: string): ModelEvent[];
-  end(): ModelEvent[];
+  end(ending?: StreamEnding): ModelEvent[];
 }
 
 /** Parses accumulated tool-call argument text; empty means `{}`, invalid JSON stays the raw string. */

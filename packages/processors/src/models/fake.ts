@@ -19,7 +19,8 @@ export interface FakeModelOptions {
  * An in-process model for tests: gathers its input, then streams the reply
  * as text parts with role 'model' (word by word for a string), waiting
  * `firstDelayMs` before the first and `delayMs` before each next one, then a
- * status part with `usage` and `finishReason: 'stop'` like the real models.
+ * status part with `usage` (`inputTokens`, `outputTokens`, `totalTokens`) and
+ * `finishReason: 'stop'` like the real models.
  * Deterministic; stopping the run clears the pending timer at once.
  */
 export function fakeModel(options: FakeModelOptions): Processor {
@@ -37,7 +38,8 @@ export function fakeModel(options: FakeModelOptions): Processor {
         if (wait > 0) await sleep(wait, ctx.signal);
         yield textPart(chunks[i], { role: 'model' });
       }
-      const usage = { inputTokens: splitIntoTokens(asText(parts)).length, outputTokens: chunks.length };
+      const inputTokens = splitIntoTokens(asText(parts)).length;
+      const usage = { inputTokens, outputTokens: chunks.length, totalTokens: inputTokens + chunks.length };
       yield statusPart(`${name} finished: stop (${usage.inputTokens} input, ${usage.outputTokens} output tokens)`, {
         role: 'model',
         metadata: { provider: 'fake', model: name, finishReason: 'stop', rawFinishReason: 'stop', usage },

@@ -85,13 +85,16 @@ export function resultText(result: unknown): string {
   return typeof result === 'string' ? result : JSON.stringify(result ?? null);
 }
 
-/** The error thrown when a part cannot be expressed in a provider's format. */
+/** The error thrown when a part cannot be expressed in a provider's format; `hint` says how to make it sendable. */
 export class UnsupportedPartError extends Error {
   override name = 'UnsupportedPartError';
   readonly code = 'E_UNSUPPORTED_PART';
-  constructor(provider: string, part: Part) {
-    super(
-      `${provider}: cannot send a part of mimetype '${part.mimetype}' with role '${part.role}'; send text, images, tool calls or tool results (convert other media first)`,
-    );
+  readonly hint: string;
+  /** `reason` replaces the default "cannot send a part of mimetype ..." explanation; `hint` the default advice. */
+  constructor(provider: string, part: Part, options: { reason?: string; hint?: string } = {}) {
+    const reason = options.reason ?? `cannot send a part of mimetype '${part.mimetype}' with role '${part.role}'`;
+    const hint = options.hint ?? 'send text, images, tool calls or tool results (convert other media first)';
+    super(`${provider}: ${reason}; ${hint}`);
+    this.hint = hint;
   }
 }

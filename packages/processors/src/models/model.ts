@@ -50,7 +50,8 @@ function describeError(error: unknown): string {
 
 /** The configuration a model processor exposes to `cache()`: everything but secrets and live objects. */
 export function publicConfig(provider: string, options: ModelOptions): Record<string, unknown> {
-  const { apiKey: _key, headers: _headers, dispatcher: _dispatcher, ...rest } = options;
+  // The key variable's name changes no answer: left out so that caches stay shared.
+  const { apiKey: _key, apiKeyEnv: _keyEnv, headers: _headers, dispatcher: _dispatcher, ...rest } = options;
   return { provider, ...rest };
 }
 

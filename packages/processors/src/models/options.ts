@@ -7,8 +7,15 @@ export interface ModelOptions extends TransportOptions {
   model: string;
   /** Provider base URL, as in the provider's official SDK (see each processor). */
   baseURL?: string;
-  /** API key; defaults to the provider's environment variable. Never appears in errors. */
+  /** API key; defaults to the provider's environment variable (see `apiKeyEnv`). Never appears in errors. */
   apiKey?: string;
+  /**
+   * The environment variable holding the key: read when `apiKey` is not given, and named in the hint
+   * of a 401. Default: the provider's (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY` then
+   * `GOOGLE_API_KEY`; none for `ollama`). Set it when the processor talks to another service, e.g.
+   * `'OPENROUTER_API_KEY'` for `openai` on OpenRouter; `''` means none (the hint says to pass `apiKey`).
+   */
+  apiKeyEnv?: string;
   /** System prompt, placed before the text of 'system' input parts. */
   system?: string;
   temperature?: number;

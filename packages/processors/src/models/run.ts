@@ -44,7 +44,7 @@ export interface RetryInfo {
 export function streamEventError(
   provider: string,
   fields: ErrorBodyFields,
-  context: { requestId?: string; secrets?: readonly string[]; truncated?: boolean },
+  context: { requestId?: string; secrets?: readonly string[]; truncated?: boolean; apiKeyEnv?: string },
 ): APIError {
   const secrets = context.secrets ?? [];
   if (context.truncated) {
@@ -71,17 +71,16 @@ export function streamEventError(
     return new InternalServerError(redactText(message, secrets), { ...init, hint: hintFor(500, provider) });
   }
   return makeStatusError(status, redactText(message, secrets), {
-    type: fields.type,
-    code: fields.code,
-    requestId: context.requestId ?? fields.requestId,
-    provider,
-    body: redact(fields, secrets),
+    ...init,
+    hint: hintFor(status, provider, context.apiKeyEnv),
   });
 }
 
 interface Frame {
   event?: string;
   value: unknown;
+  /** The framing's own end marker (SSE `data: [DONE]`): `value` is undefined, and no frame follows. */
+  terminator?: true;
 }
 
 function invalidJSON(provider: string, text: string, secrets: readonly string[]): APIError {
@@ -98,8 +97,9 @@ function invalidJSON(provider: string, text: string, secrets: readonly string[])
 
 /**
  * SSE events of a model stream as parsed JSON, each as soon as its blank
- * line arrives. Comments (keep-alives) are skipped and `[DONE]` ends the
- * data; a last event missing its blank line is still delivered.
+ * line arrives. Comments (keep-alives) are skipped; `[DONE]` ends the data
+ * and is delivered as a `terminator` frame (anything after it is ignored);
+ * a last event missing its blank line is still delivered.
  */
 export async function* sseFrames(
   body: AsyncIterable<Uint8Array>,
@@ -118,7 +118,7 @@ export async function* sseFrames(
     const data = event.data;
     if (data === '[DONE]') {
       done = true;
-      return undefined;
+      return { value: undefined, terminator: true };
     }
     if (data.trim() === '') return undefined;
     try {
@@ -198,20 +198,27 @@ export async function* runModel(
       stream = await openStream(call.request, call.transport, signal);
       const decoder = call.createDecoder();
       const contentType = stream.headers['content-type'] ?? '';
-      const frames = contentType.includes('application/json')
+      const whole = contentType.includes('application/json');
+      const frames = whole
         ? jsonFrames(stream.body, call.provider, secrets)
         : call.framing === 'sse'
           ? sseFrames(stream.body, call.provider, secrets)
           : ndjsonFrames(stream.body, call.provider, secrets);
-      const context = { requestId: stream.requestId, secrets };
+      const context = { requestId: stream.requestId, secrets, apiKeyEnv: call.request.apiKeyEnv };
+      // A whole JSON body cannot have been cut (it parsed); a stream is terminated only by its marker.
+      const ending = { terminated: whole };
       for await (const frame of frames) {
+        if (frame.terminator) {
+          ending.terminated = true;
+          continue;
+        }
         for (const event of decoder.push(frame.value, frame.event)) {
           if (event.type === 'error') throw streamEventError(call.provider, event.fields, context);
           emitted = true;
           yield event;
         }
       }
-      for (const event of decoder.end()) {
+      for (const event of decoder.end(ending)) {
         if (event.type === 'error') {
           throw streamEventError(call.provider, event.fields, { ...context, truncated: event.truncated });
         }

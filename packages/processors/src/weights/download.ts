@@ -7,7 +7,18 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { type Context, jsonPart, type Part, type PartProcessor, partProcessor } from '@sluice/core';
+import {
+  type ContentLike,
+  type Context,
+  isPart,
+  jsonPart,
+  type Part,
+  type PartLike,
+  type PartProcessor,
+  type PartStream,
+  partProcessor,
+  type RunOptions,
+} from '@sluice/core';
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { z } from 'zod';
 import { FormatError } from './errors.ts';
@@ -114,15 +125,17 @@ export function isRetryableStatus(status: number): boolean {
  */
 export function resolveInside(outputDir: string, filename: string): string {
   const root = resolve(outputDir);
+  const refused = (why: string) => new DownloadFailure(`refused filename ${JSON.stringify(filename)}: ${why}`);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (filename === '' || /[\u0000-\u001f\u007f\\]/.test(filename) || isAbsolute(filename)) {
-    throw new DownloadFailure(`filename ${JSON.stringify(filename)} is not a plain relative file name`);
+    throw refused('not a plain relative file name (it is empty or absolute, or has a backslash or control character)');
   }
   const target = resolve(root, filename);
   const rel = relative(root, target);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || filename.endsWith('/')) {
-    throw new DownloadFailure(`filename ${JSON.stringify(filename)} would escape the output folder ${outputDir}`);
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw refused(`it would escape the output folder ${outputDir}; name a file inside it (subfolders are fine)`);
   }
+  if (rel === '' || filename.endsWith('/')) throw refused('not a plain relative file name (it names a folder)');
   return target;
 }
 
@@ -249,7 +262,8 @@ export async function downloadFile(
   signal: AbortSignal = new AbortController().signal,
   onProgress?: (progress: DownloadProgress) => void,
 ): Promise<DownloadResult> {
-  let filename = '';
+  // A refused or failed request keeps the name it asked for, so its result says which file it was.
+  let filename = typeof request?.filename === 'string' ? request.filename : '';
   let path = '';
   try {
     const parsed = DownloadRequestSchema.safeParse(request);
@@ -577,8 +591,15 @@ export interface DownloadProgressMetadata {
   readonly bytesDone: number;
   /** Sum of the known sizes; files of unknown size count only their bytes done. */
   readonly bytesTotal: number;
+  /** Requests finished so far (successfully or not; duplicates count each). */
   readonly filesCompleted: number;
+  /**
+   * Requests received so far (duplicates count each): the run's total once `filesTotalFinal` is true,
+   * until then a lower bound, as the input may bring more (the text then says `3/4+ files`).
+   */
   readonly filesTotal: number;
+  /** True once the whole input was read, so `filesTotal` no longer grows. */
+  readonly filesTotalFinal: boolean;
   /** Set on the status part that reports one file's end. */
   readonly result?: DownloadResult;
 }
@@ -595,36 +616,85 @@ interface RunState {
   readonly bytes: Map<string, { done: number; total: number | undefined }>;
   filesTotal: number;
   filesCompleted: number;
+  /** The input was read to its end: `filesTotal` is final. */
+  inputEnded: boolean;
   lastEmit: number;
 }
 
-/** A FIFO counting semaphore: `run(fn)` waits for a slot (or rejects on abort), runs fn, frees the slot. */
+function newRunState(): RunState {
+  return { results: new Map(), bytes: new Map(), filesTotal: 0, filesCompleted: 0, inputEnded: false, lastEmit: 0 };
+}
+
+/**
+ * A FIFO counting semaphore: `run(fn, signal)` waits for a slot (or rejects with `signal.reason` on
+ * abort), runs fn, frees the slot. Any number of waiters of one signal share one abort listener.
+ */
 function limiter(max: number) {
   let active = 0;
-  const waiting: (() => void)[] = [];
+  const waiting: { signal: AbortSignal; ready: () => void; fail: (reason: unknown) => void }[] = [];
+  const watched = new WeakSet<AbortSignal>();
+  const watch = (signal: AbortSignal) => {
+    if (watched.has(signal)) return;
+    watched.add(signal);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (let i = waiting.length - 1; i >= 0; i--) {
+          if (waiting[i].signal === signal) waiting.splice(i, 1)[0].fail(signal.reason);
+        }
+      },
+      { once: true },
+    );
+  };
   return async <T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> => {
     if (active >= max) {
-      await new Promise<void>((done, fail) => {
-        const onAbort = () => {
-          waiting.splice(waiting.indexOf(ready), 1);
-          fail(signal.reason);
-        };
-        const ready = () => {
-          signal.removeEventListener('abort', onAbort);
-          done();
-        };
-        if (signal.aborted) return fail(signal.reason);
-        waiting.push(ready);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
+      signal.throwIfAborted();
+      watch(signal);
+      await new Promise<void>((ready, fail) => waiting.push({ signal, ready, fail }));
     } else active++;
     try {
       return await fn();
     } finally {
       const next = waiting.shift();
-      if (next) next();
+      if (next) next.ready();
       else active--;
     }
+  };
+}
+
+/**
+ * `input` unchanged for its reader, except that `onEnd` runs once it was read to its end (at once
+ * for no input or a single part). Anything else is passed on as it is, for the run to refuse.
+ */
+function observeEnd(input: ContentLike | undefined, onEnd: () => void): ContentLike | undefined {
+  if (input === undefined || typeof input === 'string' || input instanceof Uint8Array || isPart(input)) {
+    onEnd();
+    return input;
+  }
+  let source: AsyncIterable<PartLike>;
+  if (typeof (input as AsyncIterable<PartLike>)[Symbol.asyncIterator] === 'function') {
+    source = input as AsyncIterable<PartLike>;
+  } else if (typeof (input as Iterable<PartLike>)[Symbol.iterator] === 'function') {
+    source = (async function* () {
+      yield* input as Iterable<PartLike>;
+    })();
+  } else return input;
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<PartLike> {
+      const iterator = source[Symbol.asyncIterator]();
+      // Plain forwarding, not a generator: the reader's return() must reach `iterator` at once.
+      return {
+        next: async () => {
+          const result = await iterator.next();
+          if (result.done) onEnd();
+          return result;
+        },
+        return: async () => {
+          await iterator.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
   };
 }
 
@@ -637,6 +707,9 @@ const mib = (bytes: number) => (bytes / MiB).toFixed(1);
  * `maxConcurrency` files download at once; duplicate requests in a run share one download; a failed request
  * yields `success: false` and never stops the batch. Stopping the run (signal, break, error) aborts every request,
  * deletes the partial files and closes the sockets. Options are checked at once (RangeError/TypeError).
+ * Progress counts requests as they arrive; called directly, `download(...)(input)` also sees its input end and
+ * then reports the final total, while inside a chain (`pipe`, `chain`, ...) a part processor never learns that,
+ * so its totals stay marked as lower bounds (`filesTotalFinal: false`).
  */
 export function download(options: DownloadOptions): PartProcessor {
   if (typeof options?.outputDir !== 'string' || options.outputDir === '')
@@ -649,8 +722,8 @@ export function download(options: DownloadOptions): PartProcessor {
     throw new RangeError(`download: retries must be an integer >= 0, got ${options.retries}`);
   }
   const interval = options.progressIntervalMs ?? 250;
+  // One limit for every run of this processor: a server never sees more than maxConcurrency requests from it.
   const slot = limiter(maxConcurrency);
-  const runs = new WeakMap<object, RunState>();
 
   const emit = (ctx: Context, state: RunState, text: string, result?: DownloadResult) => {
     let bytesDone = 0;
@@ -665,59 +738,75 @@ export function download(options: DownloadOptions): PartProcessor {
       bytesTotal,
       filesCompleted: state.filesCompleted,
       filesTotal: state.filesTotal,
+      filesTotalFinal: state.inputEnded,
       ...(result ? { result } : {}),
     };
-    ctx.status(
-      `${text} (${state.filesCompleted}/${state.filesTotal} files, ${mib(bytesDone)}/${mib(bytesTotal)} MiB)`,
-      {
-        metadata: { ...metadata },
-      },
-    );
+    const files = `${state.filesCompleted}/${state.filesTotal}${state.inputEnded ? '' : '+'} files`;
+    ctx.status(`${text} (${files}, ${mib(bytesDone)}/${mib(bytesTotal)} MiB)`, { metadata: { ...metadata } });
   };
 
-  return partProcessor(
-    // An async generator (not a bare promise) so that stopping the run waits for the partial file's removal.
-    async function* downloadOne(part: Part, ctx: Context) {
-      let state = runs.get(ctx);
-      if (!state)
-        runs.set(
+  /** The part processor, keeping each run's counts and shared downloads in `stateOf(ctx)`. */
+  const downloader = (stateOf: (ctx: Context) => RunState): PartProcessor =>
+    partProcessor(
+      // An async generator (not a bare promise) so that stopping the run waits for the partial file's removal.
+      async function* downloadOne(part: Part, ctx: Context) {
+        const state = stateOf(ctx);
+        const request = (jsonObjectOf(part) ?? {}) as DownloadRequest;
+        const key = JSON.stringify([
+          request.url,
+          request.filename ?? null,
+          request.sha256?.toLowerCase() ?? null,
+          request.size ?? null,
+        ]);
+        state.filesTotal++;
+        let shared = state.results.get(key);
+        if (!shared) {
+          const onProgress = (p: DownloadProgress) => {
+            state.bytes.set(key, { done: p.bytesDone, total: p.bytesTotal });
+            const now = performance.now();
+            if (now - state.lastEmit >= interval) {
+              state.lastEmit = now;
+              emit(ctx, state, `downloading ${p.filename}`);
+            }
+          };
+          shared = slot(() => downloadFile(request, options, ctx.signal, onProgress), ctx.signal);
+          shared.catch(() => {});
+          state.results.set(key, shared);
+        }
+        const result = await shared;
+        state.filesCompleted++;
+        if (result.success) state.bytes.set(key, { done: result.sizeBytes, total: result.sizeBytes });
+        emit(
           ctx,
-          (state = { results: new Map(), bytes: new Map(), filesTotal: 0, filesCompleted: 0, lastEmit: 0 }),
+          state,
+          result.success ? `downloaded ${result.filename}` : `failed ${result.filename || result.url}: ${result.error}`,
+          result,
         );
-      const run = state;
-      const request = (jsonObjectOf(part) ?? {}) as DownloadRequest;
-      const key = JSON.stringify([
-        request.url,
-        request.filename ?? null,
-        request.sha256?.toLowerCase() ?? null,
-        request.size ?? null,
-      ]);
-      run.filesTotal++;
-      let shared = run.results.get(key);
-      if (!shared) {
-        const onProgress = (p: DownloadProgress) => {
-          run.bytes.set(key, { done: p.bytesDone, total: p.bytesTotal });
-          const now = performance.now();
-          if (now - run.lastEmit >= interval) {
-            run.lastEmit = now;
-            emit(ctx, run, `downloading ${p.filename}`);
-          }
-        };
-        shared = slot(() => downloadFile(request, options, ctx.signal, onProgress), ctx.signal);
-        shared.catch(() => {});
-        run.results.set(key, shared);
-      }
-      const result = await shared;
-      run.filesCompleted++;
-      if (result.success) run.bytes.set(key, { done: result.sizeBytes, total: result.sizeBytes });
-      emit(
-        ctx,
-        run,
-        result.success ? `downloaded ${result.filename}` : `failed ${result.filename || result.url}: ${result.error}`,
-        result,
-      );
-      yield jsonPart(result, { type: 'DownloadResult' });
-    },
-    { name: 'download', match: isDownloadRequest, concurrency: maxConcurrency * 2 },
-  );
+        yield jsonPart(result, { type: 'DownloadResult' });
+      },
+      // Every request is taken as soon as it is read (so it is counted), and waits for its slot here;
+      // the slots, not this, bound the downloads.
+      { name: 'download', match: isDownloadRequest, concurrency: Number.POSITIVE_INFINITY },
+    );
+
+  // In a chain this processor's stages are what `chain` fuses: one state per run (context), and the
+  // input's end is never seen. A direct call runs a processor of its own over its observed input.
+  const runs = new WeakMap<Context, RunState>();
+  const inChain = downloader((ctx) => {
+    let state = runs.get(ctx);
+    if (!state) runs.set(ctx, (state = newRunState()));
+    return state;
+  });
+  const call = (input?: ContentLike, runOptions?: RunOptions): PartStream => {
+    const state = newRunState();
+    const ended = () => {
+      state.inputEnded = true;
+    };
+    return downloader(() => state)(observeEnd(input, ended), runOptions);
+  };
+  // Otherwise `call` is `inChain`: its name, match, pipe and the stages `chain` reads are copied over.
+  for (const key of Reflect.ownKeys(inChain)) {
+    if (key !== 'length') Object.defineProperty(call, key, Object.getOwnPropertyDescriptor(inChain, key)!);
+  }
+  return call as unknown as PartProcessor;
 }

@@ -102,6 +102,13 @@ export function isPackageRef(part: Part): boolean {
   return packageIdOf(part) !== undefined;
 }
 
+/** Metadata of the failed DownloadResult part `purchasePackages` yields when it cannot buy a package. */
+export interface PurchaseFailureMetadata {
+  readonly packageId: string;
+  /** What the purchase failed with, the same object (e.g. `AuthenticationError`, `NotFoundError`); not sent over the wire. */
+  readonly cause: unknown;
+}
+
 function failedResult(packageId: string, error: unknown): Part {
   const result: DownloadResult = {
     url: '',
@@ -112,7 +119,8 @@ function failedResult(packageId: string, error: unknown): Part {
     success: false,
     error: error instanceof Error ? error.message : String(error),
   };
-  return jsonPart(result, { type: 'DownloadResult', metadata: { packageId } });
+  const metadata: PurchaseFailureMetadata = { packageId, cause: error };
+  return jsonPart(result, { type: 'DownloadResult', metadata: { ...metadata } });
 }
 
 /**
@@ -122,8 +130,9 @@ function failedResult(packageId: string, error: unknown): Part {
  * ready for `download`. One output per input, in input order; up to
  * `concurrency` purchases at once, each with its own Idempotency-Key (so the
  * client's retries never buy twice). A failed purchase yields a failed
- * DownloadResult part (`success: false`, `error`) and the run goes on;
- * stopping the run cancels the requests in flight.
+ * DownloadResult part (`success: false`, `error`; the error itself in
+ * `metadata.cause`) and the run goes on; stopping the run cancels the
+ * requests in flight.
  */
 export function purchasePackages(client: Client, options: PurchasePackagesOptions = {}): PartProcessor {
   const concurrency = options.concurrency ?? DEFAULT_PURCHASE_CONCURRENCY;

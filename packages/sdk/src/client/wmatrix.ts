@@ -6,7 +6,14 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { jsonPart, type Part, type Processor, readJSON } from '@sluice/core';
-import { type AlignmentChunk, AlignmentChunkSchema, align, DownloadResultSchema, download } from '@sluice/processors';
+import {
+  type AlignmentChunk,
+  AlignmentChunkSchema,
+  APIError,
+  align,
+  DownloadResultSchema,
+  download,
+} from '@sluice/processors';
 import { DownloadError } from '../errors.ts';
 import type { Client } from './client.ts';
 import { callSignal } from './marketplace.ts';
@@ -50,16 +57,18 @@ export function defaultAlignOutput(baseWeights: string, packageId: string): stri
 export class AlignmentStream extends AsyncIterableX<AlignmentChunk> {
   readonly #start: (signal: AbortSignal) => AsyncIterable<Part>;
   readonly #signal: AbortSignal;
+  readonly #packageId: string;
   readonly #canceller = new AbortController();
   #iterator: AsyncIterator<Part> | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
 
   /** @internal */
-  constructor(start: (signal: AbortSignal) => AsyncIterable<Part>, signal: AbortSignal) {
+  constructor(start: (signal: AbortSignal) => AsyncIterable<Part>, signal: AbortSignal, packageId: string) {
     super();
     this.#start = start;
     this.#signal = signal;
+    this.#packageId = packageId;
   }
 
   /** True once `cancel()` was called. */
@@ -109,7 +118,7 @@ export class AlignmentStream extends AsyncIterableX<AlignmentChunk> {
           // A chunk that arrives after cancel() is not delivered.
           if (this.cancelled) continue;
           if (result.done) return done;
-          const chunk = chunkOf(result.value);
+          const chunk = chunkOf(result.value, this.#packageId);
           if (chunk) return { done: false, value: chunk };
         }
       },
@@ -122,17 +131,23 @@ export class AlignmentStream extends AsyncIterableX<AlignmentChunk> {
   }
 }
 
-/** The chunk a part carries; throws DownloadError for a failed download result. */
-function chunkOf(p: Part): AlignmentChunk | undefined {
+/**
+ * The chunk a part carries. A failed DownloadResult throws: the registry's own error when buying
+ * failed with one (`AuthenticationError`, `NotFoundError`, ...: `metadata.cause`), else `DownloadError`
+ * (its `cause` the error the purchase failed with, if any).
+ */
+function chunkOf(p: Part, packageId: string): AlignmentChunk | undefined {
   if (p.substream !== '') return undefined;
   if (p.mimetype.includes('type=AlignmentChunk')) return readJSON(p, AlignmentChunkSchema);
   if (p.mimetype.includes('type=DownloadResult')) {
     const result = readJSON(p, DownloadResultSchema);
-    const packageId = typeof p.metadata.packageId === 'string' ? p.metadata.packageId : undefined;
     if (!result.success) {
-      throw new DownloadError(`streamAlign: could not get package ${packageId ?? result.url}: ${result.error}`, {
+      const cause = p.metadata.cause;
+      if (cause instanceof APIError) throw cause;
+      throw new DownloadError(`streamAlign: could not get package ${packageId}: ${result.error}`, {
         packageId,
         url: result.url || undefined,
+        cause,
       });
     }
   }
@@ -144,9 +159,11 @@ export interface WMatrix {
   /**
    * Buys `vectorPackageId` (unless the client's cache folder already holds it,
    * verified), downloads it there, and streams its alignment into
-   * `baseWeights`: one AlignmentChunk per layer. Fails with `DownloadError` if
-   * the package cannot be bought or fetched, with the `align` errors (codes
-   * E_UNMATCHED, E_SHAPE, ...) if it does not fit the base.
+   * `baseWeights`: one AlignmentChunk per layer. Fails with the registry's
+   * typed error if the package cannot be bought (`AuthenticationError` for a
+   * bad key, `NotFoundError` for an unknown package, ...), `DownloadError` if
+   * it cannot be fetched or verified, the `align` errors (codes E_UNMATCHED,
+   * E_SHAPE, ...) if it does not fit the base.
    */
   streamAlign(params: StreamAlignParams): AlignmentStream;
 }
@@ -167,11 +184,15 @@ export function wmatrix(client: Client, closer: AbortSignal): WMatrix {
       );
       const signal = callSignal(closer, params.signal);
       const input = jsonPart({ packageId: vectorPackageId }, { type: 'PackageRef' });
-      return new AlignmentStream(async function* run(runSignal) {
-        // `align` writes beside the output path; its folder may not exist yet.
-        await mkdir(dirname(output), { recursive: true });
-        yield* pipeline(input, { signal: runSignal });
-      }, signal);
+      return new AlignmentStream(
+        async function* run(runSignal) {
+          // `align` writes beside the output path; its folder may not exist yet.
+          await mkdir(dirname(output), { recursive: true });
+          yield* pipeline(input, { signal: runSignal });
+        },
+        signal,
+        vectorPackageId,
+      );
     },
   };
 }

@@ -5,7 +5,7 @@
 // `output_tokens`), `message_stop`, `ping`, and `error` events.
 
 import type { Part } from '@sluice/core';
-import { parseErrorBody } from '../../http/errors.ts';
+import { API_KEY_ENV, parseErrorBody } from '../../http/errors.ts';
 import { count, field, type ModelEvent, parseArgs, type StreamDecoder, type Usage } from '../events.ts';
 import {
   base64Of,
@@ -263,7 +263,8 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 /** The HTTP call for `parts`: POST `<baseURL>/v1/messages`, `x-api-key`, SSE. */
 export function anthropicCall(parts: readonly Part[], options: ModelOptions): ModelCall {
   const baseURL = options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? ANTHROPIC_BASE_URL;
-  const apiKey = options.apiKey ?? process.env.ANTHROPIC_API_KEY;
+  const apiKeyEnv = options.apiKeyEnv ?? API_KEY_ENV.anthropic;
+  const apiKey = options.apiKey ?? (apiKeyEnv ? process.env[apiKeyEnv] : undefined);
   return {
     provider: 'anthropic',
     framing: 'sse',
@@ -278,6 +279,7 @@ export function anthropicCall(parts: readonly Part[], options: ModelOptions): Mo
       },
       body: JSON.stringify(anthropicBody(parts, options)),
       provider: 'anthropic',
+      apiKeyEnv,
       secrets: apiKey ? [apiKey] : [],
     },
     createDecoder: anthropicDecoder,

@@ -5,7 +5,7 @@
 // on the last candidate; `promptFeedback.blockReason` for blocked prompts.
 
 import type { Part } from '@sluice/core';
-import { parseErrorBody } from '../../http/errors.ts';
+import { API_KEY_ENV, parseErrorBody } from '../../http/errors.ts';
 import { count, field, type ModelEvent, type StreamDecoder, type Usage } from '../events.ts';
 import { base64Of, resultText, type ToolSpec, toConversation, toolParameters } from '../messages.ts';
 import { joinURL, type ModelOptions, stopList } from '../options.ts';
@@ -180,7 +180,15 @@ export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
 /** The HTTP call for `parts`: POST `streamGenerateContent?alt=sse`, key in `x-goog-api-key` (never in the URL). */
 export function geminiCall(parts: readonly Part[], options: ModelOptions): ModelCall {
   const baseURL = options.baseURL ?? GEMINI_BASE_URL;
-  const apiKey = options.apiKey ?? process.env.GEMINI_API_KEY ?? process.env.GOOGLE_API_KEY;
+  // By default GEMINI_API_KEY, then GOOGLE_API_KEY (as Google's SDK); `apiKeyEnv` names the only one read.
+  const apiKeyEnv = options.apiKeyEnv ?? API_KEY_ENV.gemini;
+  const apiKey =
+    options.apiKey ??
+    (options.apiKeyEnv === undefined
+      ? (process.env.GEMINI_API_KEY ?? process.env.GOOGLE_API_KEY)
+      : apiKeyEnv
+        ? process.env[apiKeyEnv]
+        : undefined);
   const model = encodeURIComponent(options.model.replace(/^models\//, ''));
   return {
     provider: 'gemini',
@@ -195,6 +203,7 @@ export function geminiCall(parts: readonly Part[], options: ModelOptions): Model
       },
       body: JSON.stringify(geminiBody(parts, options)),
       provider: 'gemini',
+      apiKeyEnv,
       secrets: apiKey ? [apiKey] : [],
     },
     createDecoder: geminiDecoder,

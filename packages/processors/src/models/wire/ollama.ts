@@ -4,6 +4,7 @@
 // `prompt_eval_count` and `eval_count`, and `{ "error": "..." }` lines.
 
 import type { Part } from '@sluice/core';
+import { API_KEY_ENV } from '../../http/errors.ts';
 import { count, field, type ModelEvent, type StreamDecoder } from '../events.ts';
 import {
   base64Of,
@@ -159,19 +160,49 @@ function safeParse(text: string): unknown {
   }
 }
 
-/** Default Ollama base URL (an origin; the processor appends `/api/chat`). */
-export const OLLAMA_BASE_URL = 'http://127.0.0.1:11434';
+/** Ollama's port, used when `OLLAMA_HOST` names neither a scheme nor a port. */
+export const OLLAMA_DEFAULT_PORT = 11434;
 
-function ollamaHost(): string | undefined {
-  const host = process.env.OLLAMA_HOST;
-  if (!host) return undefined;
-  return /^https?:\/\//.test(host) ? host : `http://${host}`;
+/** Default Ollama base URL (an origin; the processor appends `/api/chat`). */
+export const OLLAMA_BASE_URL = `http://127.0.0.1:${OLLAMA_DEFAULT_PORT}`;
+
+/**
+ * `OLLAMA_HOST` as a base URL, read the way Ollama's own clients (CLI, ollama-python, ollama-js) read
+ * it: without a scheme, http and port 11434 (`127.0.0.1` -> `http://127.0.0.1:11434`, `host:8080` ->
+ * `http://host:8080`, `:8080` -> `http://127.0.0.1:8080`); with a scheme, that scheme's port unless one
+ * is given (`https://h` -> `https://h`). A path is kept, without its trailing slash; '' gives the
+ * default. Pure; throws TypeError for anything that is not a host, host:port or http(s) URL.
+ */
+export function ollamaHostURL(host: string): string {
+  let value = host.trim();
+  if (value === '') return OLLAMA_BASE_URL;
+  if (value.startsWith(':')) value = `127.0.0.1${value}`;
+  const explicitScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+  const withScheme = explicitScheme ? value : `http://${value}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    throw new TypeError(
+      `OLLAMA_HOST ${JSON.stringify(host)} is not a host, host:port or http(s) URL; e.g. 127.0.0.1, 127.0.0.1:11434 or https://ollama.example.com`,
+    );
+  }
+  // `new URL` drops a port equal to the scheme's default, so look at what was written.
+  const authority = withScheme.replace(/^[^:]+:\/\//, '').split(/[/?#]/)[0];
+  if (!explicitScheme && !/:\d+$/.test(authority)) url.port = String(OLLAMA_DEFAULT_PORT);
+  return url.origin + url.pathname.replace(/\/+$/, '');
 }
 
 /** The HTTP call for `parts`: POST `<baseURL>/api/chat`, NDJSON (a key, if given, as a bearer token for proxies). */
 export function ollamaCall(parts: readonly Part[], options: ModelOptions): ModelCall {
-  const baseURL = options.baseURL ?? ollamaHost() ?? OLLAMA_BASE_URL;
-  const apiKey = options.apiKey;
+  const host = process.env.OLLAMA_HOST;
+  const baseURL = options.baseURL ?? (host ? ollamaHostURL(host) : OLLAMA_BASE_URL);
+  // Ollama needs no key; one (for a proxy in front of it) comes from `apiKey` or, if named, `apiKeyEnv`.
+  const apiKeyEnv = options.apiKeyEnv ?? API_KEY_ENV.ollama;
+  const apiKey = options.apiKey ?? (apiKeyEnv ? process.env[apiKeyEnv] : undefined);
   return {
     provider: 'ollama',
     framing: 'ndjson',
@@ -185,6 +216,7 @@ export function ollamaCall(parts: readonly Part[], options: ModelOptions): Model
       },
       body: JSON.stringify(ollamaBody(parts, options)),
       provider: 'ollama',
+      apiKeyEnv,
       secrets: apiKey ? [apiKey] : [],
     },
     createDecoder: ollamaDecoder,

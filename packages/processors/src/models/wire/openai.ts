@@ -7,7 +7,7 @@
 // `{ object: 'error', code: 400 }` and LM Studio's `{ error: 'text' }`.
 
 import type { Part } from '@sluice/core';
-import { parseErrorBody } from '../../http/errors.ts';
+import { API_KEY_ENV, parseErrorBody } from '../../http/errors.ts';
 import { count, field, type ModelEvent, parseArgs, type StreamDecoder, type Usage } from '../events.ts';
 import {
   base64Of,
@@ -29,6 +29,24 @@ function userContent(parts: Part[]): unknown {
     if (part.data && part.mimetype.startsWith('image/'))
       return { type: 'image_url', image_url: { url: `data:${part.mimetype};base64,${base64Of(part)}` } };
     throw new UnsupportedPartError('openai', part);
+  });
+}
+
+/**
+ * The `role: 'tool'` message answering one tool call. OpenAI refuses a tool message without the id of
+ * the call it answers, so a 'tool' part needs `toolResult` (or a string `metadata.toolCallId`).
+ */
+function toolMessage(part: Part): Message {
+  if (part.toolResult) {
+    return { role: 'tool', tool_call_id: part.toolResult.id, content: resultText(part.toolResult.result) };
+  }
+  const id = part.metadata.toolCallId;
+  if (typeof id === 'string' && id !== '' && part.text !== undefined) {
+    return { role: 'tool', tool_call_id: id, content: part.text };
+  }
+  throw new UnsupportedPartError('openai', part, {
+    reason: `a part with role 'tool' (mimetype '${part.mimetype}') has no toolResult, so it names no tool call to answer`,
+    hint: "set toolResult: { id, name, result } on the part, with the id of the model's tool call (part.toolCall.id)",
   });
 }
 
@@ -56,13 +74,7 @@ export function openAIMessages(parts: readonly Part[], system?: string): Message
       }
       messages.push(message);
     } else {
-      for (const part of turn.parts) {
-        messages.push({
-          role: 'tool',
-          tool_call_id: part.toolResult?.id ?? String(part.metadata.toolCallId ?? ''),
-          content: part.toolResult ? resultText(part.toolResult.result) : (part.text ?? ''),
-        });
-      }
+      for (const part of turn.parts) messages.push(toolMessage(part));
     }
   }
   return messages;
@@ -121,7 +133,11 @@ interface PendingCall {
   args: string;
 }
 
-/** A decoder for chat completion chunks (the SSE data of each event, parsed; `[DONE]` is not pushed). */
+/**
+ * A decoder for chat completion chunks (the SSE data of each event, parsed; `[DONE]` is not pushed but
+ * reported to `end` as `terminated`). A body that ends with neither `[DONE]` nor a `finish_reason`
+ * ends with a truncation error event.
+ */
 export function openAIDecoder(): StreamDecoder {
   const calls = new Map<number, PendingCall>();
   let finishReason: string | undefined;
@@ -208,7 +224,18 @@ export function openAIDecoder(): StreamDecoder {
       }
       return out;
     },
-    end() {
+    end(ending) {
+      // Some servers (llama.cpp, vLLM) omit [DONE] but always send a finish_reason; a body that
+      // just stopped with neither is a cut connection, not an answer.
+      if (!ending?.terminated && finishReason === undefined) {
+        return [
+          {
+            type: 'error',
+            truncated: true,
+            fields: { message: 'the stream ended without a finish_reason or [DONE] (the connection was cut)' },
+          },
+        ];
+      }
       return [
         ...flushCalls(),
         {
@@ -228,7 +255,8 @@ export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 /** The HTTP call for `parts`: POST `<baseURL>/chat/completions`, bearer key, SSE. */
 export function openAICall(parts: readonly Part[], options: ModelOptions): ModelCall {
   const baseURL = options.baseURL ?? process.env.OPENAI_BASE_URL ?? OPENAI_BASE_URL;
-  const apiKey = options.apiKey ?? process.env.OPENAI_API_KEY;
+  const apiKeyEnv = options.apiKeyEnv ?? API_KEY_ENV.openai;
+  const apiKey = options.apiKey ?? (apiKeyEnv ? process.env[apiKeyEnv] : undefined);
   const official = /^https:\/\/api\.openai\.com(\/|$)/.test(baseURL);
   const body = openAIBody(parts, { ...options, maxTokensField: official ? 'max_completion_tokens' : 'max_tokens' });
   return {
@@ -244,6 +272,7 @@ export function openAICall(parts: readonly Part[], options: ModelOptions): Model
       },
       body: JSON.stringify(body),
       provider: 'openai',
+      apiKeyEnv,
       secrets: apiKey ? [apiKey] : [],
     },
     createDecoder: openAIDecoder,
