@@ -3,6 +3,7 @@
  * the memory-bandwidth bound named in issue 4: a plain Float32Array `w[i] += s * d[i]` loop over the same
  * number of bytes (256 MiB of weights), in memory, in the same run.
  *   align F32 / align BF16   alignPackage(): read base + delta blocks, worker arithmetic, write, fsync, rename
+ *                            (default options: one worker), then the same with `workers: 2`
  *   baseline                 for (i) w[i] += s * d[i] over 64 Mi floats
  * Where the time goes, each timed alone, the way align does it:
  *   read          positional reads of base and delta (F32) in blocks (page cache warm), no arithmetic
@@ -103,7 +104,7 @@ async function main() {
     let runs = 0;
     const moveAside = (path: string) => rename(path, join(trash, `${runs++}`));
 
-    const alignRun = (base: string, delta: string) => async () => {
+    const alignRun = (base: string, delta: string, workers?: number) => async () => {
       const output = join(dir, 'out.safetensors');
       for await (const chunk of alignPackage({
         baseWeights: base,
@@ -111,6 +112,7 @@ async function main() {
         strength: s,
         output,
         blockBytes: BLOCK,
+        workers,
       })) {
         if (chunk.isFinal && !(chunk.alignmentScore! < 1)) throw new Error('nothing changed');
       }
@@ -207,6 +209,8 @@ async function main() {
       { name: 'baseline', run: baseline },
       { name: 'align F32', run: alignRun(paths.f32, paths.f32Delta) },
       { name: 'align BF16', run: alignRun(paths.bf16, paths.bf16Delta) },
+      { name: 'align F32, 2 workers', run: alignRun(paths.f32, paths.f32Delta, 2) },
+      { name: 'align BF16, 2 workers', run: alignRun(paths.bf16, paths.bf16Delta, 2) },
       { name: 'read', run: readOnly },
       { name: 'kernel F32', run: kernelOnly('F32') },
       { name: 'kernel BF16', run: kernelOnly('BF16') },

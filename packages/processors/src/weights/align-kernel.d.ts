@@ -27,13 +27,18 @@ export interface LoraBlock {
   b: Float64Array;
   firstRow: number;
 }
-/** One block: `count` weights of `dtype` in `w` (modified in place) and their delta (`dDtype` bytes, or f64 values). */
+/**
+ * One block: `count` weights of `dtype` in `w` from byte `wAt` (modified in place) and their delta (`dDtype` values
+ * in `d` from byte `dAt`, or f64 values). Buffers may be shared; offsets default to 0.
+ */
 export interface BlockJob {
   dtype: FloatDtype;
-  w: ArrayBuffer;
+  w: ArrayBufferLike;
+  wAt?: number;
   count: number;
   s: number;
-  d: ArrayBuffer | Float64Array;
+  d: ArrayBufferLike | Float64Array;
+  dAt?: number;
   dDtype?: FloatDtype;
 }
 export declare function createScratch(): Scratch;

@@ -253,22 +253,26 @@ function decodeTile(bf16, src, at, n, dst) {
 }
 
 /**
- * Applies `s * d` to a block of `count` weights stored in `w` (little-endian `dtype`), in place.
- * `d` is either an ArrayBuffer of `dDtype` values or a Float64Array of delta values (LoRA).
- * @param {{ dtype: FloatDtype, w: ArrayBuffer, count: number, s: number, d: ArrayBuffer | Float64Array, dDtype?: FloatDtype }} job
+ * Applies `s * d` to a block of `count` weights stored in `w` (little-endian `dtype`) from byte `wAt` (default 0),
+ * in place. `d` is either a buffer of `dDtype` values (from byte `dAt`, default 0) or a Float64Array of delta
+ * values (LoRA). Buffers may be shared (SharedArrayBuffer); offsets must be multiples of the element size.
+ * @param {{ dtype: FloatDtype, w: ArrayBufferLike, wAt?: number, count: number, s: number, d: ArrayBufferLike | Float64Array, dAt?: number, dDtype?: FloatDtype }} job
  * @param {Scratch} scratch
  * @returns {BlockStats}
  */
 export function applyBlock(job, scratch) {
   const { dtype, w, count, s } = job;
+  const wAt = job.wAt ?? 0;
+  const dAt = job.dAt ?? 0;
   const st = emptyStats();
   const lora = job.d instanceof Float64Array ? job.d : undefined;
   const dDtype = job.dDtype ?? 'F32';
-  const d32 = !lora && dDtype === 'F32' ? new Float32Array(/** @type {ArrayBuffer} */ (job.d), 0, count) : undefined;
-  const d16 = !lora && !d32 ? new Uint16Array(/** @type {ArrayBuffer} */ (job.d), 0, count) : undefined;
+  const dBuffer = /** @type {ArrayBufferLike} */ (job.d);
+  const d32 = !lora && dDtype === 'F32' ? new Float32Array(dBuffer, dAt, count) : undefined;
+  const d16 = !lora && !d32 ? new Uint16Array(dBuffer, dAt, count) : undefined;
   const dBf16 = dDtype === 'BF16';
   if (dtype === 'F32') {
-    const wf = new Float32Array(w, 0, count);
+    const wf = new Float32Array(w, wAt, count);
     const whole = lora ?? d32;
     if (whole) {
       loopF32(wf, 0, whole, 0, count, s, st);
@@ -282,7 +286,7 @@ export function applyBlock(job, scratch) {
     return st;
   }
   const bf16 = dtype === 'BF16';
-  const w16 = new Uint16Array(w, 0, count);
+  const w16 = new Uint16Array(w, wAt, count);
   for (let at = 0; at < count; at += TILE) {
     const n = Math.min(TILE, count - at);
     decodeTile(bf16, w16, at, n, scratch.w);

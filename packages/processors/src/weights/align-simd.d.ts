@@ -17,3 +17,22 @@ export interface SimdKernel {
 }
 /** Compiles the kernel, or returns undefined where WebAssembly SIMD is missing. */
 export declare function createSimdKernel(): SimdKernel | undefined;
+/** The same kernel working in place in a shared WebAssembly.Memory (no copies). */
+export interface SharedSimdKernel {
+  /** As `SimdKernel.apply`, on `count` weights at byte address `wAt` and deltas at `dAt` of the shared memory. */
+  applyAt(
+    dtype: 'F32' | 'BF16',
+    wAt: number,
+    dAt: number,
+    count: number,
+    s: number,
+  ): { stats: BlockStats; done: number };
+}
+/** The compiled shared-memory kernel, cached per thread; post it to workers (undefined without SIMD or shared memory). */
+export declare function sharedKernelModule(): WebAssembly.Module | undefined;
+/** The kernel over `memory` (shared); `statsAt`: 64 bytes of it owned by the caller; `module` defaults to this thread's. */
+export declare function createSharedSimdKernel(
+  memory: WebAssembly.Memory,
+  statsAt: number,
+  module?: WebAssembly.Module,
+): SharedSimdKernel | undefined;

@@ -1,16 +1,22 @@
 // `align`: streams a weight delta (full tensors or LoRA pairs) into a copy of
 // the base weights, one AlignmentChunk per layer (WEIGHTS.md, "align").
-// The main thread only does positional I/O and bookkeeping; the arithmetic
-// runs in align-worker.js, blocks travelling as transferred ArrayBuffers, a few
-// blocks in flight so reading, computing and writing overlap. Memory is a few
-// blocks plus the LoRA A matrices in flight, whatever the model size.
+// Blocks live in slots of one shared WebAssembly memory (the arena): the worker
+// (align-worker.js) reads the base and delta bytes of a block straight into its
+// slot, modifies the weights there in place (SIMD kernel, no copies) and answers
+// with the block's sums; the main thread writes the slot out, whole pages
+// straight to the disk (O_DIRECT) where the file system allows, and does the
+// bookkeeping. A block per slot is in flight, across layer boundaries, so
+// reading, computing and writing overlap. Memory is the arena plus the LoRA A
+// matrices in flight, whatever the model size.
 
-import { type FileHandle, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { type FileHandle, mkdir, open, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { type Context, jsonPart, type Part, type PartProcessor, partProcessor, readJSON } from '@sluice/core';
 import { z } from 'zod';
 import type { BlockStats } from './align-kernel.js';
+import { sharedKernelModule } from './align-simd.js';
 import {
   DeltaConflictError,
   DtypeError,
@@ -55,6 +61,8 @@ export type AlignmentChunk = z.infer<typeof AlignmentChunkSchema>;
 
 /** Default block size: bytes of base weights per block handed to the worker. */
 export const DEFAULT_BLOCK_BYTES = 1024 * 1024;
+/** Larger `blockBytes` are used as this many bytes per block (the slots of all blocks in flight must fit in 4 GiB). */
+const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
 /** Blocks in flight at once (reading, computing, writing). */
 const PIPELINE_DEPTH = 8;
 
@@ -70,9 +78,12 @@ export interface AlignPackageOptions {
   readonly output: string;
   /** Block indices to modify; others (and tensors outside blocks) are copied unchanged. Default: all. */
   readonly layers?: readonly number[];
-  /** Bytes of base weights per block; peak memory is a few blocks. Default 1 MiB. */
+  /**
+   * Bytes of base weights per block (>= 64; larger than 64 MiB is used as 64 MiB). Memory is about 16 blocks:
+   * 8 in flight, weights and deltas. Default 1 MiB.
+   */
   readonly blockBytes?: number;
-  /** Worker threads doing the arithmetic. Default 1 (DEFAULT_ALIGN_WORKERS). */
+  /** Worker threads reading blocks and doing the arithmetic. Default 1 (DEFAULT_ALIGN_WORKERS). */
   readonly workers?: number;
 }
 
@@ -275,10 +286,58 @@ interface WorkerReply {
   id: number;
   ok: boolean;
   message?: string;
+  /** Set on failures: a read that met the end of the file, or the errno code of a failed read. */
+  eof?: boolean;
+  code?: string;
   stats: BlockStats;
-  w: ArrayBuffer;
-  d?: ArrayBuffer;
-  b?: ArrayBuffer;
+}
+
+/** The error a worker reported, as the main thread would have thrown it. */
+function workerError(reply: WorkerReply): Error {
+  if (reply.eof) return new FormatError('data-length', reply.message ?? 'unexpected end of file');
+  const error = new Error(`align worker: ${reply.message}`);
+  return reply.code ? Object.assign(error, { code: reply.code }) : error;
+}
+
+/** One block's place in the arena: byte addresses of its weights (a block and a page) and of its delta (a block). */
+interface Slot {
+  readonly w: number;
+  readonly d: number;
+}
+
+/**
+ * The memory of the blocks in flight: one shared WebAssembly.Memory that the workers read into and compute in (their
+ * SIMD kernel imports it) and the main thread writes from. Worker `i` owns 64 bytes at `statsAt(i)` for its sums.
+ */
+interface Arena {
+  readonly memory: WebAssembly.Memory;
+  readonly slots: Slot[];
+  statsAt(worker: number): number;
+  /** A view of `length` bytes at `at`. */
+  view(at: number, length: number): Uint8Array;
+}
+
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+function createArena(depth: number, blockBytes: number, workers: number): Arena {
+  // Weights sit in their slot at the page offset they have in the output file (so whole pages can be written
+  // directly): a page more than a block. Deltas start at their slot.
+  const wBytes = roundUp(blockBytes, PAGE) + PAGE;
+  const dBytes = roundUp(blockBytes, PAGE);
+  const header = roundUp(workers * 64, PAGE);
+  const pages = Math.ceil((header + depth * (wBytes + dBytes)) / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const buffer = memory.buffer;
+  const slots = Array.from({ length: depth }, (_, i) => ({
+    w: header + i * (wBytes + dBytes),
+    d: header + i * (wBytes + dBytes) + wBytes,
+  }));
+  return {
+    memory,
+    slots,
+    statsAt: (worker) => worker * 64,
+    view: (at, length) => new Uint8Array(buffer, at, length),
+  };
 }
 
 interface AlignWorker {
@@ -289,8 +348,11 @@ interface AlignWorker {
   readonly busy: number;
 }
 
-function startWorker(): AlignWorker {
-  const worker = new Worker(new URL('./align-worker.js', import.meta.url));
+function startWorker(memory: WebAssembly.Memory, statsAt: number): AlignWorker {
+  const workerData = { memory, statsAt, module: sharedKernelModule() };
+  // No execArgv: the worker is plain JavaScript and needs no flag, and a loader it would inherit (tsx, ts-node, a
+  // test runner's `--import`) starts again in each worker and costs more than the worker itself (~150 ms under tsx).
+  const worker = new Worker(new URL('./align-worker.js', import.meta.url), { workerData, execArgv: [] });
   liveWorkers++;
   const pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: unknown) => void }>();
   let nextId = 0;
@@ -312,7 +374,7 @@ function startWorker(): AlignWorker {
     if (!p) return;
     pending.delete(reply.id);
     if (reply.ok) p.resolve(reply);
-    else p.reject(new Error(`align worker: ${reply.message}`));
+    else p.reject(workerError(reply));
   });
   worker.on('error', failAll);
   worker.on('exit', onExit);
@@ -339,8 +401,9 @@ function startWorker(): AlignWorker {
 }
 
 /**
- * Default number of align workers: one. More (the `workers` option, up to the core count) can help on an idle
- * machine with many cores, but on two cores they compete with the event loop that alignment must keep free.
+ * Default number of align workers: one. A worker reads its blocks and computes them, so two (the `workers` option)
+ * finish sooner on an idle machine (about 1.1x for F32, 1.4x for BF16 on two cores), but cost more CPU in all
+ * (a second start, memory bandwidth shared), about 15 MiB more memory, and are slower on a busy machine.
  */
 export const DEFAULT_ALIGN_WORKERS = 1;
 
@@ -348,8 +411,8 @@ export const DEFAULT_ALIGN_WORKERS = 1;
  * Several workers behind one AlignWorker: each block goes to the least busy one; `post` (LoRA matrices, drops)
  * goes to all. Which worker computed a block does not matter: the sums are reduced in block order.
  */
-function startWorkers(count: number): AlignWorker {
-  const workers = Array.from({ length: count }, startWorker);
+function startWorkers(count: number, arena: Arena): AlignWorker {
+  const workers = Array.from({ length: count }, (_, i) => startWorker(arena.memory, arena.statsAt(i)));
   return {
     call(message, transfer) {
       let best = workers[0];
@@ -387,34 +450,96 @@ function copyBuffers(
   return out;
 }
 
-/** Bytes written to an output file between two background flushes (so the disk works while the worker computes). */
+/** Bytes written through the page cache between two background flushes (so the disk works while the worker computes). */
 const FLUSH_EVERY = 8 * 1024 * 1024;
+/** Direct writes (O_DIRECT) need file offsets, lengths and memory addresses that are multiples of this. */
+const PAGE = 4096;
+/** Blocks of at least this many bytes are cut at page boundaries of the output so that they can be written directly. */
+const DIRECT_MIN_BLOCK = 64 * 1024;
+/** O_DIRECT where the platform has it (Linux), else 0 (no direct writes). */
+const O_DIRECT: number = fsConstants.O_DIRECT ?? 0;
 
-/** Where one base file's tensors go: an open handle on the partial output and where its data starts. */
+const alignDown = (n: number) => n - (n % PAGE);
+const alignUp = (n: number) => alignDown(n + PAGE - 1);
+
+/**
+ * Where one base file's tensors go: the partial output, opened twice: a plain handle, and (where the file system
+ * takes O_DIRECT) a direct one. Whole pages of a block go straight from the arena to the disk: no copy into the
+ * page cache, nothing left to flush at the fsync; the unaligned ends of blocks and the header go through the page
+ * cache. Both write disjoint pages, so they never race on one. The final fsync covers both.
+ */
 interface OutputFile {
   readonly handle: FileHandle;
   readonly dataStart: number;
-  /** Records `bytes` written; starts a background datasync every FLUSH_EVERY bytes. */
-  written(bytes: number): void;
+  /** True while direct writes work on this file (else every write goes through the page cache). */
+  readonly direct: boolean;
+  /** Writes all of `bytes` at `position`. */
+  write(bytes: Uint8Array, position: number): Promise<void>;
   /** The background flushes still running (awaited before the final fsync and before closing). */
   flushed(): Promise<void>;
+  /** Waits for the flushes and closes both handles. */
+  close(): Promise<void>;
 }
 
-function outputFile(handle: FileHandle, dataStart: number): OutputFile {
+function outputFile(handle: FileHandle, directHandle: FileHandle | undefined, dataStart: number): OutputFile {
   let unflushed = 0;
   let flushing: Promise<void> = Promise.resolve();
+  let direct = directHandle;
+  const buffered = async (bytes: Uint8Array, position: number) => {
+    await writeFully(handle, bytes, position);
+    unflushed += bytes.length;
+    if (unflushed < FLUSH_EVERY) return;
+    unflushed = 0;
+    flushing = flushing.then(() => handle.datasync());
+    flushing.catch(noop);
+  };
+  /** Whole pages, straight to the disk; what a refused or short direct write leaves goes through the page cache. */
+  const straight = async (bytes: Uint8Array, position: number) => {
+    let done = 0;
+    try {
+      while (direct && done < bytes.length) {
+        const { bytesWritten } = await direct.write(bytes, done, bytes.length - done, position + done);
+        done += bytesWritten;
+        if (bytesWritten === 0 || done % PAGE !== 0) break;
+      }
+    } catch (error) {
+      // EINVAL: this file system or device refuses these direct writes; the page cache takes the rest of the file.
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+      direct = undefined;
+    }
+    if (done < bytes.length) await buffered(bytes.subarray(done), position + done);
+  };
   return {
     handle,
     dataStart,
-    written(bytes) {
-      unflushed += bytes;
-      if (unflushed < FLUSH_EVERY) return;
-      unflushed = 0;
-      flushing = flushing.then(() => handle.datasync());
-      flushing.catch(() => {});
+    get direct() {
+      return direct !== undefined;
+    },
+    async write(bytes, position) {
+      const end = position + bytes.length;
+      const from = alignUp(position);
+      const to = alignDown(end);
+      if (!direct || to - from < PAGE || (bytes.byteOffset + from - position) % PAGE !== 0) {
+        return buffered(bytes, position);
+      }
+      await Promise.all([
+        from > position ? buffered(bytes.subarray(0, from - position), position) : undefined,
+        straight(bytes.subarray(from - position, to - position), from),
+        end > to ? buffered(bytes.subarray(to - position), to) : undefined,
+      ]);
     },
     flushed: () => flushing,
+    async close() {
+      await flushing.then(noop, noop);
+      await Promise.allSettled([handle.close(), directHandle?.close()]);
+    },
   };
+}
+
+/** A second handle on `path` with O_DIRECT, or undefined where the platform or file system does not take it. */
+async function openDirect(path: string): Promise<FileHandle | undefined> {
+  if (O_DIRECT === 0) return undefined;
+  return open(path, fsConstants.O_WRONLY | O_DIRECT).catch(() => undefined);
 }
 
 interface Output {
@@ -427,15 +552,11 @@ async function createOutput(base: WeightsModel, outputPath: string, metadata: Re
   const temp = partialPath(outputPath);
   const files = new Map<SafetensorsFile, OutputFile>();
   let committed = false;
-  const closeAll = () =>
-    Promise.allSettled(
-      [...files.values()].map((f) =>
-        f
-          .flushed()
-          .then(noop, noop)
-          .then(() => f.handle.close()),
-      ),
-    );
+  // The output's parent folder may not exist yet: create it, and remember the first folder made so that a failed
+  // run can remove the (then empty) folders it made.
+  const parent = dirname(outputPath);
+  const madeFrom = await mkdir(parent, { recursive: true });
+  const closeAll = () => Promise.allSettled([...files.values()].map((f) => f.close()));
   const output: Output = {
     files,
     async commit() {
@@ -462,7 +583,9 @@ async function createOutput(base: WeightsModel, outputPath: string, metadata: Re
     },
     async discard() {
       await closeAll();
-      if (!committed) await rm(temp, { recursive: true, force: true });
+      if (committed) return;
+      await rm(temp, { recursive: true, force: true });
+      if (madeFrom !== undefined) await removeEmptyFolders(parent, madeFrom);
     },
   };
   try {
@@ -470,6 +593,10 @@ async function createOutput(base: WeightsModel, outputPath: string, metadata: Re
     for (const file of base.files) {
       const path = base.isFolder ? join(temp, basename(file.path)) : temp;
       const handle = await open(path, 'wx');
+      const direct = await openDirect(path).catch(async (error: unknown) => {
+        await handle.close();
+        throw error;
+      });
       const header = encodeSafetensorsHeader(
         file.tensors,
         { ...file.metadata, ...metadata },
@@ -477,7 +604,7 @@ async function createOutput(base: WeightsModel, outputPath: string, metadata: Re
           metadataIndex: file.header.metadataIndex,
         },
       );
-      files.set(file, outputFile(handle, header.length));
+      files.set(file, outputFile(handle, direct, header.length));
       await writeFully(handle, header, 0);
       await handle.truncate(header.length + file.header.dataSize);
     }
@@ -486,6 +613,19 @@ async function createOutput(base: WeightsModel, outputPath: string, metadata: Re
     throw error;
   }
   return output;
+}
+
+/** Removes `from` and its parents up to `upTo` (both included) while they are empty; never a folder with files. */
+async function removeEmptyFolders(from: string, upTo: string): Promise<void> {
+  const stop = resolve(upTo);
+  for (let folder = resolve(from); ; folder = dirname(folder)) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return;
+    }
+    if (folder === stop || dirname(folder) === folder) return;
+  }
 }
 
 /** Replaces the folder `target` by `source`: a folder cannot be renamed over a non-empty one, so the old one moves aside first. */
@@ -522,11 +662,6 @@ interface Task {
   readonly modification?: Modification;
 }
 
-interface BufferSet {
-  w: ArrayBuffer;
-  d: ArrayBuffer;
-}
-
 const noop = () => {};
 
 /**
@@ -542,8 +677,8 @@ export async function* alignPackage(
 ): AsyncGenerator<AlignmentChunk, void, undefined> {
   checkStrength(options.strength);
   checkLayers(options.layers);
-  const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
-  checkBlockBytes(blockBytes);
+  checkBlockBytes(options.blockBytes ?? DEFAULT_BLOCK_BYTES);
+  const blockBytes = Math.min(options.blockBytes ?? DEFAULT_BLOCK_BYTES, MAX_BLOCK_BYTES);
   if (options.workers !== undefined && (!Number.isSafeInteger(options.workers) || options.workers < 1)) {
     throw new RangeError(`workers must be an integer >= 1, got ${options.workers}`);
   }
@@ -562,27 +697,31 @@ export async function* alignPackage(
   const onAbort = () => void worker?.terminate();
   signal?.addEventListener('abort', onAbort);
   try {
+    const workers = options.workers ?? DEFAULT_ALIGN_WORKERS;
+    const arena = createArena(PIPELINE_DEPTH, blockBytes, workers);
+    // Started first: a worker takes tens of milliseconds to start, which then overlap the validation and first reads.
+    worker = startWorkers(workers, arena);
     base = await openModel(options.baseWeights);
     pkg = await openSafetensors(options.package);
     const plan = resolvePlan(base, pkg, options.layers);
     signal?.throwIfAborted();
+    if (plan.modifications.size === 0) {
+      await worker.terminate();
+      worker = undefined;
+    }
     const metadata: Record<string, string> = {
       'alignment.package': options.package,
       'alignment.strength': String(s),
     };
     if (options.layers) metadata['alignment.layers'] = options.layers.join(',');
     output = await createOutput(base, outputPath, metadata);
-    const workers = options.workers ?? DEFAULT_ALIGN_WORKERS;
-    if (plan.modifications.size > 0) worker = startWorkers(workers);
-    const pool: BufferSet[] = Array.from({ length: PIPELINE_DEPTH }, () => ({
-      w: new ArrayBuffer(blockBytes),
-      d: new ArrayBuffer(blockBytes),
-    }));
     const total = emptySums();
     const totalLayers = plan.layers.length;
-    for (const [k, layer] of plan.layers.entries()) {
-      const sums = emptySums();
-      await runLayer(layer, plan, pkg, output, worker, pool, { s, blockBytes, sums, signal });
+    const layers = runLayers(plan, pkg, output, worker, arena, { s, blockBytes, signal });
+    for await (const { k, sums } of layers) {
+      // Blocks of later layers may all be written already: an abort must still stop before the commit.
+      signal?.throwIfAborted();
+      const layer = plan.layers[k];
       addSums(total, sums);
       const chunk: AlignmentChunk = {
         layerIndex: layer.index,
@@ -615,22 +754,30 @@ export async function* alignPackage(
 interface LayerContext {
   readonly s: number;
   readonly blockBytes: number;
-  readonly sums: Sums;
   readonly signal: AbortSignal | undefined;
 }
 
-/** Runs every block of one layer through a bounded pipeline; sums are added in block order, so they are deterministic. */
-async function runLayer(
-  layer: LayerPlan,
+/**
+ * Runs the blocks of every layer, in order, through one bounded pipeline (a block in flight per slot of the arena)
+ * that does not drain at layer boundaries: the next layer's blocks are read while the last ones of a layer are
+ * computed and written. Yields each layer's sums (added in block order, so deterministic) once all its blocks are
+ * written, in layer order. Returning early waits for the blocks in flight (never leave a read or write running on
+ * a handle that the caller is about to close).
+ */
+async function* runLayers(
   plan: Plan,
   pkg: SafetensorsFile,
   output: Output,
   worker: AlignWorker | undefined,
-  pool: BufferSet[],
+  arena: Arena,
   ctx: LayerContext,
-): Promise<void> {
-  const inFlight: Promise<BlockStats | undefined>[] = [];
-  const results: (BlockStats | undefined)[] = [];
+): AsyncGenerator<{ k: number; sums: Sums }, void, undefined> {
+  /** Blocks in flight, in order, each followed by the end marker of its layer once the layer is scheduled. */
+  const queue: ({ readonly block: Promise<BlockStats | undefined> } | { readonly end: number })[] = [];
+  const pool = [...arena.slots];
+  const depth = pool.length;
+  let inFlight = 0;
+  let sums = emptySums();
   const loraRefs = new Map<string, { refs: number; done: boolean }>();
   const release = (key: string) => {
     const ref = loraRefs.get(key)!;
@@ -639,116 +786,145 @@ async function runLayer(
       worker?.post({ type: 'drop', key });
     }
   };
-  const settleOldest = async () => {
-    results.push(await inFlight.shift()!);
-  };
-  try {
-    for (const tensor of layer.tensors) {
-      const modification = layer.selected ? plan.modifications.get(tensor.name) : undefined;
-      const out = output.files.get(tensor.file)!;
-      const [begin, end] = tensor.info.dataOffsets;
-      if (modification?.kind === 'lora') {
-        const a = decodeFloats(modification.a.dtype, await pkg.read(modification.a));
-        loraRefs.set(tensor.name, { refs: 0, done: false });
-        worker!.post(
-          {
-            type: 'lora',
-            key: tensor.name,
-            a: a.buffer,
-            r: modification.rank,
-            cols: tensor.info.shape[1],
-            scale: modification.scale,
-          },
-          [a.buffer],
-        );
+  /** Settles the oldest blocks until fewer than `limit` are in flight, yielding the layers they complete. */
+  async function* settle(limit: number) {
+    while (queue.length > 0 && (inFlight >= limit || 'end' in queue[0])) {
+      const head = queue.shift()!;
+      if ('end' in head) {
+        const done = { k: head.end, sums };
+        sums = emptySums();
+        yield done;
+        continue;
       }
-      const unit = modification ? dtypeBytes(tensor.info.dtype) : 1;
-      const length = (end - begin) / unit;
-      const deltaBytes = modification?.kind === 'full' ? dtypeBytes(modification.delta.dtype) : 0;
-      const step = Math.max(1, Math.floor(ctx.blockBytes / Math.max(unit, deltaBytes)));
-      for (let first = 0; first < length; first += step) {
-        while (inFlight.length >= PIPELINE_DEPTH) await settleOldest();
-        ctx.signal?.throwIfAborted();
-        const task: Task = { tensor, out, first, count: Math.min(step, length - first), modification };
-        const ref = loraRefs.get(tensor.name);
-        if (ref) ref.refs++;
-        const p = runTask(task, pkg, worker, pool, ctx.s).finally(() => {
-          if (ref) {
-            ref.refs--;
-            release(tensor.name);
-          }
-        });
-        p.catch(noop);
-        inFlight.push(p);
-      }
-      const ref = loraRefs.get(tensor.name);
-      if (ref) {
-        ref.done = true;
-        release(tensor.name);
-      }
+      inFlight--;
+      const stats = await head.block;
+      if (stats) addSums(sums, stats);
     }
-    while (inFlight.length > 0) await settleOldest();
-  } finally {
-    // Never leave a read or write running on a handle that the caller is about to close.
-    await Promise.allSettled(inFlight);
   }
-  for (const stats of results) if (stats) addSums(ctx.sums, stats);
+  try {
+    for (const [k, layer] of plan.layers.entries()) {
+      for (const tensor of layer.tensors) {
+        const modification = layer.selected ? plan.modifications.get(tensor.name) : undefined;
+        const out = output.files.get(tensor.file)!;
+        const [begin, end] = tensor.info.dataOffsets;
+        if (modification?.kind === 'lora') {
+          const a = decodeFloats(modification.a.dtype, await pkg.read(modification.a));
+          loraRefs.set(tensor.name, { refs: 0, done: false });
+          worker!.post(
+            {
+              type: 'lora',
+              key: tensor.name,
+              a: a.buffer,
+              r: modification.rank,
+              cols: tensor.info.shape[1],
+              scale: modification.scale,
+            },
+            [a.buffer],
+          );
+        }
+        const unit = modification ? dtypeBytes(tensor.info.dtype) : 1;
+        const length = (end - begin) / unit;
+        const deltaBytes = modification?.kind === 'full' ? dtypeBytes(modification.delta.dtype) : 0;
+        const step = Math.max(1, Math.floor(ctx.blockBytes / Math.max(unit, deltaBytes)));
+        // Large blocks end at page boundaries of the output file, so that all their whole pages can go straight to
+        // the disk (the first block of a tensor is a little shorter).
+        const fileStart = out.dataStart + begin;
+        const paged = out.direct && step * unit >= DIRECT_MIN_BLOCK && fileStart % unit === 0;
+        for (let first = 0, count = 0; first < length; first += count) {
+          const at = fileStart + first * unit;
+          count = Math.min(length - first, paged ? (alignDown(at + step * unit) - at) / unit : step);
+          yield* settle(depth);
+          ctx.signal?.throwIfAborted();
+          const task: Task = { tensor, out, first, count, modification };
+          const ref = loraRefs.get(tensor.name);
+          if (ref) ref.refs++;
+          const block = runTask(task, pkg, worker, arena, pool, ctx.s).finally(() => {
+            if (ref) {
+              ref.refs--;
+              release(tensor.name);
+            }
+          });
+          block.catch(noop);
+          queue.push({ block });
+          inFlight++;
+        }
+        const ref = loraRefs.get(tensor.name);
+        if (ref) {
+          ref.done = true;
+          release(tensor.name);
+        }
+      }
+      queue.push({ end: k });
+    }
+    yield* settle(1);
+  } finally {
+    await Promise.allSettled(queue.map((entry) => ('block' in entry ? entry.block : undefined)));
+  }
 }
 
+/**
+ * One block, through its slot: the worker reads the base bytes (and the delta's) straight into the slot with
+ * positional reads of its own (synchronous there: they cost the event loop nothing and leave the libuv threads to
+ * the writes), modifies the weights in place and answers with the sums; the main thread then writes the slot out.
+ * Without a worker (nothing to modify), the main thread reads.
+ */
 async function runTask(
   task: Task,
   pkg: SafetensorsFile,
   worker: AlignWorker | undefined,
-  pool: BufferSet[],
+  arena: Arena,
+  pool: Slot[],
   s: number,
 ): Promise<BlockStats | undefined> {
-  const set = pool.pop()!;
+  const slot = pool.pop()!;
   try {
     const { tensor, out, first, count, modification } = task;
     const [begin] = tensor.info.dataOffsets;
+    const file = tensor.file;
     if (!modification) {
-      const bytes = await tensor.file.read(tensor.info, first, count, new Uint8Array(set.w, 0, count));
-      await writeFully(out.handle, bytes, out.dataStart + begin + first);
-      out.written(count);
+      const at = out.dataStart + begin + first;
+      const wAt = slot.w + (at % PAGE);
+      if (worker) {
+        const reads = [file.fd, file.header.dataStart + begin + first, count, wAt];
+        await worker.call({ type: 'read', reads }, []);
+      } else {
+        await file.read(tensor.info, first, count, arena.view(wAt, count));
+      }
+      await out.write(arena.view(wAt, count), at);
       return undefined;
     }
     const dtype = tensor.info.dtype as FloatDtype;
     const size = dtypeBytes(dtype);
-    const w = new Uint8Array(set.w, 0, count * size);
+    const at = out.dataStart + begin + first * size;
+    // At the output's page offset (for direct writes), unless that would misalign the elements.
+    const wAt = slot.w + (at % size === 0 ? at % PAGE : 0);
+    const reads = [file.fd, file.header.dataStart + begin + first * size, count * size, wAt];
     let reply: WorkerReply;
     if (modification.kind === 'full') {
-      const dSize = dtypeBytes(modification.delta.dtype);
-      await Promise.all([
-        tensor.file.read(tensor.info, first * size, count * size, w),
-        pkg.read(modification.delta, first * dSize, count * dSize, new Uint8Array(set.d, 0, count * dSize)),
-      ]);
-      const message = { type: 'apply', dtype, w: set.w, count, s, d: set.d, dDtype: modification.delta.dtype };
-      reply = await worker!.call(message, [set.w, set.d]);
-      set.d = reply.d!;
+      const delta = modification.delta;
+      const dSize = dtypeBytes(delta.dtype);
+      reads.push(pkg.fd, pkg.header.dataStart + delta.dataOffsets[0] + first * dSize, count * dSize, slot.d);
+      const message = { type: 'apply', reads, dtype, wAt, count, s, dAt: slot.d, dDtype: delta.dtype };
+      reply = await worker!.call(message, []);
     } else {
       const cols = tensor.info.shape[1];
       const firstRow = Math.floor(first / cols);
       const lastRow = Math.floor((first + count - 1) / cols);
       const bSize = dtypeBytes(modification.b.dtype);
       const r = modification.rank;
-      const [, bBytes] = await Promise.all([
-        tensor.file.read(tensor.info, first * size, count * size, w),
-        pkg.read(modification.b, firstRow * r * bSize, (lastRow - firstRow + 1) * r * bSize),
-      ]);
+      const bBytes = await pkg.read(modification.b, firstRow * r * bSize, (lastRow - firstRow + 1) * r * bSize);
       const b = decodeFloats(modification.b.dtype, bBytes);
-      const message = { type: 'apply', key: tensor.name, dtype, w: set.w, count, s, b: b.buffer, first, firstRow };
-      reply = await worker!.call(message, [set.w, b.buffer]);
+      const message = { type: 'apply', reads, key: tensor.name, dtype, wAt, count, s, b: b.buffer, first, firstRow };
+      reply = await worker!.call(message, [b.buffer]);
     }
-    set.w = reply.w;
     const { stats } = reply;
     if (stats.nonFiniteAt >= 0) {
       throw new NonFiniteError(tensor.name, first + stats.nonFiniteAt, stats.before, stats.after);
     }
-    await writeFully(out.handle, new Uint8Array(set.w, 0, count * size), out.dataStart + begin + first * size);
-    out.written(count * size);
+    await out.write(arena.view(wAt, count * size), at);
     return stats;
   } finally {
-    pool.push(set);
+    pool.push(slot);
   }
 }
 
@@ -762,9 +938,12 @@ export interface AlignOptions {
   readonly output: string | ((packagePath: string) => string);
   /** Block indices to modify; others (and tensors outside blocks) are copied unchanged. Default: all. */
   readonly layers?: readonly number[];
-  /** Bytes of base weights per block; peak memory is a few blocks. Default 1 MiB. */
+  /**
+   * Bytes of base weights per block (>= 64; larger than 64 MiB is used as 64 MiB). Memory is about 16 blocks:
+   * 8 in flight, weights and deltas. Default 1 MiB.
+   */
   readonly blockBytes?: number;
-  /** Worker threads doing the arithmetic. Default 1 (DEFAULT_ALIGN_WORKERS). */
+  /** Worker threads reading blocks and doing the arithmetic. Default 1 (DEFAULT_ALIGN_WORKERS). */
   readonly workers?: number;
 }
 
@@ -812,6 +991,7 @@ export function align(options: AlignOptions): PartProcessor {
           output,
           layers: options.layers,
           blockBytes: options.blockBytes,
+          workers: options.workers,
         },
         ctx.signal,
       );

@@ -6,25 +6,25 @@
 // underflows gradually through subnormals; NaN stays NaN (quiet, sign kept).
 
 const f32 = new Float32Array(1);
+/** 2^-24, the smallest F16 subnormal: `mant * F16_MIN_SUBNORMAL` is exact in binary32. */
+const F16_MIN_SUBNORMAL = 2 ** -24;
 const u32 = new Uint32Array(f32.buffer);
 
-/** Decodes all 65536 F16 bit patterns; a lookup is faster than bit fiddling. */
+/**
+ * Decodes all 65536 F16 bit patterns; a lookup is faster than bit fiddling. Built from bits with integer ops (no
+ * `**`: this runs at every start of an align worker, before any code is optimised); NaN payloads are kept.
+ */
 export const F16_TO_F32 = (() => {
   const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    let v;
-    if (exp === 0) v = sign * mant * 2 ** -24;
-    else if (exp === 31) v = mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-    else v = sign * (1024 + mant) * 2 ** (exp - 25);
-    table[h] = v;
-  }
-  // Keep NaN payloads: write the bits rather than the NaN value.
   const bits = new Uint32Array(table.buffer);
   for (let h = 0; h < 65536; h++) {
-    if ((h & 0x7c00) === 0x7c00 && h & 0x3ff) bits[h] = ((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13);
+    const sign = (h & 0x8000) << 16;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    if (exp === 31) bits[h] = sign | 0x7f800000 | (mant << 13);
+    else if (exp !== 0) bits[h] = sign | ((exp + 112) << 23) | (mant << 13);
+    else if (mant !== 0) table[h] = (sign ? -mant : mant) * F16_MIN_SUBNORMAL;
+    else bits[h] = sign;
   }
   return table;
 })();

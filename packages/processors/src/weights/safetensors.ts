@@ -335,6 +335,8 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
  */
 export interface SafetensorsFile extends AsyncDisposable {
   readonly path: string;
+  /** The open file descriptor (for positional reads from another thread; valid until `close()`). */
+  readonly fd: number;
   readonly size: number;
   readonly header: SafetensorsHeader;
   readonly metadata: Readonly<Record<string, string>>;
@@ -355,6 +357,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     let closed: Promise<void> | undefined;
     const file: SafetensorsFile = {
       path,
+      fd: handle.fd,
       size,
       header,
       metadata: header.metadata,
