@@ -997,6 +997,8 @@ export function align(options: AlignOptions): PartProcessor {
       );
       for await (const chunk of run) yield jsonPart(chunk, { type: 'AlignmentChunk', metadata: { package: path } });
     },
-    { name: 'align', match: isAlignInput, concurrency: 1 },
+    // lazy: each chunk is pulled only when the consumer asks for it, so a consumer that stops after
+    // a chunk stops the alignment before the final rename (no finished output is left behind).
+    { name: 'align', match: isAlignInput, concurrency: 1, lazy: true },
   );
 }
