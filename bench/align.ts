@@ -13,7 +13,8 @@
  *                 the disk (O_DIRECT, as align does where it can), then fsync
  *   worker start  starting an align worker and its first (empty) answer, then terminating it
  * Each run's output file is moved aside (a rename) and all of them are deleted after the last repetition:
- * deleting 256 MiB is the file system's work, not align's, and it would land on whichever subject runs next.
+ * deleting 256 MiB (~50 ms here) is the file system's work, not align's, and its discards would land on whichever
+ * subject runs next. So the temp folder grows to about 1 GiB + (reps + 1) x 1.25 GiB (7.5 GiB at 5 reps).
  * Targets: align F32 >= 0.5x the baseline's throughput, align BF16 >= 0.3x.
  *
  *   pnpm exec tsx bench/align.ts            (BENCH_REPS=5 by default; BENCH_ALIGN_BLOCK_MIB=1)
@@ -176,7 +177,7 @@ async function main() {
           while (inFlight.size >= 8) await Promise.race(inFlight);
           const p = direct.write(new Uint8Array(memory.buffer, at % (8 * BLOCK), BLOCK), 0, BLOCK, at);
           inFlight.add(p);
-          p.finally(() => inFlight.delete(p));
+          p.finally(() => inFlight.delete(p)).catch(() => {}); // a failure surfaces in race() or all()
         }
         await Promise.all(inFlight);
         await handle.sync();
