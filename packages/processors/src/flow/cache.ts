@@ -13,7 +13,7 @@ import {
 import { z } from 'zod';
 import { configOf, withConfig } from '../models/config.ts';
 
-/** Where `cache` keeps outputs: any key-value store (in memory, Redis, a file). Values are JSON-safe. */
+/** Where `cache` keeps outputs: a key-value store of your choice (in memory, Redis, a file). Values are JSON-safe. */
 export interface CacheStore {
   get(key: string): Promise<readonly PartJSON[] | undefined> | readonly PartJSON[] | undefined;
   set(key: string, parts: readonly PartJSON[]): Promise<void> | void;
