@@ -3,9 +3,8 @@ import { projects } from './vitest.workspace.ts';
 
 export default defineConfig({
   test: {
+    // Each project carries its own test options (timeouts): see vitest.workspace.ts.
     projects,
-    testTimeout: 20_000,
-    hookTimeout: 20_000,
     passWithNoTests: false,
   },
 });

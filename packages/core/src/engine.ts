@@ -18,7 +18,10 @@ export interface PartMember {
   readonly fn: (part: Part, ctx: Context) => PartResult;
   readonly match: (part: Part) => boolean;
   readonly concurrency: number;
-  /** Pull `fn`'s outputs after the first only when the consumer asks (no read-ahead). */
+  /**
+   * Start `fn` on a part only when the consumer reaches that part's outputs, and pull each output
+   * only when the consumer asks for it (no read-ahead).
+   */
   readonly lazy?: boolean;
 }
 
@@ -32,9 +35,10 @@ class OutputNode {
   done = false;
   /** Resolves the producer waiting for the consumer to catch up (head node only). */
   room: (() => void) | undefined;
-  /** Lazy members: the consumer is waiting at this node for its next output. */
-  wanted = false;
-  /** Lazy members: resolves the producer waiting for that demand. */
+  /**
+   * Lazy members: called when the consumer waits at this node: starts the member's call (a node
+   * not started yet) or resumes the producer waiting for that demand.
+   */
   demand: (() => void) | undefined;
 }
 
@@ -78,6 +82,7 @@ export async function* runFused(
   const count = members.length;
   // Members that match every part skip the call (the common case on the hot path).
   const matchesAll = members.map((m) => m.match === matchAll);
+  const lazyAt = members.map((m) => m.lazy === true);
   const slots: Slot[] = members.map((m) => ({ active: 0, limit: m.concurrency, waiters: new Fifo<Waiter>() }));
   const lookahead = Math.max(64, 2 * Math.max(1, ...members.map((m) => Math.min(m.concurrency, 4096))));
   const root = new OutputNode();
@@ -149,6 +154,7 @@ export async function* runFused(
         k++;
         continue;
       }
+      if (lazyAt[k]) return onDemand(p, k);
       const slot = slots[k]!;
       if (slot.active >= slot.limit) return deferred(p, k);
       // A synchronous call holds the member's slot only while it runs: only async results count.
@@ -244,8 +250,7 @@ export async function* runFused(
         notify();
         if (lazy) {
           // This output answers the consumer's last demand; pull the next one only when the
-          // consumer comes back for more (it sets `wanted` while it waits at this node).
-          node.wanted = false;
+          // consumer comes back for more (it calls `demand` when it waits at this node).
           if (!stopped) {
             paused.add(node);
             await new Promise<void>((resolve) => {
@@ -275,6 +280,29 @@ export async function* runFused(
         failNode(node, error);
       },
     );
+  };
+
+  /**
+   * A part for lazy member k, started only when the consumer waits at its node. Starting in output
+   * order is what keeps lazy members deadlock-free: a lazy call that is not at the head pauses after
+   * its first output while holding its slot, so a part that arrived early (an upstream member with
+   * concurrency finished it first) must not take the slot the part before it needs. Every call
+   * holding a slot of k then sits before the consumer, and the consumer only passes a node once it
+   * is done, so the slot is free (or about to be) when the consumer gets here.
+   */
+  const onDemand = (p: Part, k: number): OutputNode => {
+    const node = new OutputNode();
+    node.demand = () => {
+      if (stopped) return;
+      const slot = slots[k]!;
+      if (slot.active >= slot.limit) {
+        slot.waiters.push({ node, p, k });
+        return;
+      }
+      slot.active++;
+      if (!call(node, p, k, slot)) release(slot);
+    };
+    return node;
   };
 
   /** A part waiting for a free slot of member k. */
@@ -373,11 +401,12 @@ export async function* runFused(
         current = stack[stack.length - 1]!;
         continue;
       }
-      node.wanted = true;
       if (node.demand) {
         const demand = node.demand;
         node.demand = undefined;
+        // A lazy call may answer synchronously: look at the node again before waiting.
         demand();
+        continue;
       }
       await new Promise<void>((resolve) => {
         wake = resolve;

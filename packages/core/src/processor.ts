@@ -133,9 +133,12 @@ export function partProcessor(
     match?: (part: Part) => boolean;
     concurrency?: number;
     /**
-     * Pull the outputs of `fn`'s async iterable after the first only when the consumer asks for
-     * them: no read-ahead, so stopping early stops `fn` before its later steps (for example a
-     * final commit) run. Default false (up to 64 outputs of the head part are read ahead).
+     * Nothing runs ahead of the consumer: `fn` is called on a part only when the consumer reaches
+     * that part's outputs, and each output of its async iterable is pulled only when the consumer
+     * asks for it. Stopping early stops `fn` before its later steps (for example a final commit)
+     * run. Parts therefore go through a lazy member one at a time, in input order, whatever its
+     * `concurrency`. Default false (calls start as parts arrive, and up to 64 outputs of the head
+     * part are read ahead).
      */
     lazy?: boolean;
   } = {},

@@ -57,6 +57,63 @@ describe('backpressure', () => {
     expect(await p(['a', 'b', 'c']).text()).toBe('a0a1a2b0b1b2c0c1c2');
   });
 
+  it('lazy: a part that reaches a lazy member early waits for the consumer, so it never takes the slot the part before it needs', async () => {
+    // The upstream member finishes 'b' before 'a'. A lazy member that started 'b' at once would
+    // pause it after its first output (not at the head, nobody reads it) while holding the only
+    // slot, and 'a' would wait for that slot forever.
+    let openA!: () => void;
+    const gateA = new Promise<void>((resolve) => {
+      openA = resolve;
+    });
+    let bPassed!: () => void;
+    const bUpstream = new Promise<void>((resolve) => {
+      bPassed = resolve;
+    });
+    const upstream = partProcessor(
+      async (p) => {
+        if (p.text === 'a') await gateA;
+        else bPassed();
+        return p;
+      },
+      { concurrency: 2 },
+    );
+    const started: string[] = [];
+    const lazyOne = partProcessor(
+      async function* (p) {
+        started.push(p.text ?? '');
+        yield `${p.text}:1 `;
+        yield `${p.text}:2 `;
+      },
+      { lazy: true, concurrency: 1 },
+    );
+    const run = upstream.pipe(lazyOne)(['a', 'b']);
+    const text = run.text();
+    await bUpstream;
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual([]);
+    openA();
+    expect(await text).toBe('a:1 a:2 b:1 b:2 ');
+    expect(started).toEqual(['a', 'b']);
+  });
+
+  it('lazy: fn runs on a part only when the consumer reaches it, and a value returned at once is read in place', async () => {
+    const calls: string[] = [];
+    const p = partProcessor(
+      (part) => {
+        calls.push(part.text ?? '');
+        return `${part.text}!`;
+      },
+      { lazy: true },
+    );
+    const iterator = p(['x', 'y'])[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.text).toBe('x!');
+    // The input 'y' has been read ahead by now, but the lazy member has not run on it.
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual(['x']);
+    expect((await iterator.next()).value?.text).toBe('y!');
+    expect((await iterator.next()).done).toBe(true);
+  });
+
   it('object literals yielded by a processor come out as complete, frozen parts', async () => {
     const loose = processor(async function* () {
       yield { mimetype: 'text/plain', text: 'x', substream: '' } as never;
