@@ -1,12 +1,21 @@
 // Property test of the fused engine and its composition with stream stages: random chains of part
 // processors (concurrency, lazy, match, sync/promise/async-iterable results that finish in a
-// random order) and stream stages, over random inputs, read to the end or stopped after a few
+// random order), `parallel` pairs and stream stages, over random inputs, read to the end or stopped after a few
 // parts. Every run must finish (no deadlock), give exactly what a plain sequential reading of the
 // chain gives (in order), and leave no generator call running once the consumer has stopped.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chain, type Part, type PartStream, partProcessor, processor, textPart } from '../src/index.ts';
+import {
+  chain,
+  type Part,
+  type PartProcessor,
+  type PartStream,
+  parallel,
+  partProcessor,
+  processor,
+  textPart,
+} from '../src/index.ts';
 
 /** How a member answers: 'sync' returns outputs at once, 'promise' after some ticks, 'iterable' yields them with ticks between. */
 type Kind = 'sync' | 'promise' | 'iterable';
@@ -21,6 +30,8 @@ interface MemberSpec {
   readonly fanout: number;
   /** The input number on which this member throws (after its first output, for iterables and streams). */
   readonly failOn?: number;
+  /** `parallel` of these two part processors instead of this member (its own fields unused). */
+  readonly pair?: readonly [MemberSpec, MemberSpec];
 }
 
 const memberSpec: fc.Arbitrary<MemberSpec> = fc.record({
@@ -30,6 +41,13 @@ const memberSpec: fc.Arbitrary<MemberSpec> = fc.record({
   every: fc.integer({ min: 1, max: 3 }),
   fanout: fc.integer({ min: 0, max: 3 }),
 });
+
+const partSpec = memberSpec.filter((spec) => spec.kind !== 'stream');
+/** A member, or now and then a `parallel` of two part processors. */
+const anyMember: fc.Arbitrary<MemberSpec> = fc.oneof(
+  { weight: 4, arbitrary: memberSpec },
+  { weight: 1, arbitrary: fc.tuple(partSpec, partSpec).map((pair) => ({ ...pair[0], pair })) },
+);
 
 /** Macrotask ticks a call waits: a hash of member, part and step, so runs finish in a scrambled order. */
 function ticksOf(seed: number, m: number, text: string, step: number): number {
@@ -55,10 +73,22 @@ function outputsOf(spec: MemberSpec, m: number, text: string): string[] {
 function reference(specs: readonly MemberSpec[], inputs: readonly string[]): string[] {
   let texts = [...inputs];
   for (const [m, spec] of specs.entries()) {
-    texts = texts.flatMap((t) => (numberOf(t) % spec.every === 0 ? outputsOf(spec, m, t) : [t]));
+    texts = texts.flatMap((t) => {
+      if (spec.pair) {
+        // parallel(p, q): p's outputs then q's; a part neither takes passes through.
+        const [p, q] = spec.pair;
+        const taken = [p, q].map((sub) => numberOf(t) % sub.every === 0);
+        if (!taken[0] && !taken[1]) return [t];
+        return [...(taken[0] ? outputsOf(p, pairId(m, 0), t) : []), ...(taken[1] ? outputsOf(q, pairId(m, 1), t) : [])];
+      }
+      return numberOf(t) % spec.every === 0 ? outputsOf(spec, m, t) : [t];
+    });
   }
   return texts;
 }
+
+/** The id (in output names) of the `i`th processor of member m's `parallel`. */
+const pairId = (m: number, i: number) => 10 * (m + 1) + i;
 
 interface Live {
   running: number;
@@ -73,7 +103,15 @@ function failure(m: number): Error {
 }
 
 function build(specs: readonly MemberSpec[], seed: number, live: Live) {
-  return specs.map((spec, m) => {
+  return specs.map((spec, m) =>
+    spec.pair
+      ? parallel(...spec.pair.map((sub, i) => member(sub, pairId(m, i), seed, live) as PartProcessor))
+      : member(spec, m, seed, live),
+  );
+}
+
+function member(spec: MemberSpec, m: number, seed: number, live: Live) {
+  {
     const matches = (p: Part) => numberOf(p.text ?? '') % spec.every === 0;
     const fails = (text: string, i: number) => i === Math.min(1, spec.fanout) && numberOf(text) === spec.failOn;
     if (spec.kind === 'stream') {
@@ -123,7 +161,7 @@ function build(specs: readonly MemberSpec[], seed: number, live: Live) {
         live.running--;
       }
     }, options);
-  });
+  }
 }
 
 /** Reads `stream` (at most `limit` parts), failing instead of hanging when it makes no progress for many ticks. */
@@ -155,7 +193,7 @@ describe('fused engine (property)', () => {
   it('random chains finish, keep the sequential order, and stop every call when the consumer stops', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(memberSpec, { minLength: 1, maxLength: 4 }),
+        fc.array(anyMember, { minLength: 1, maxLength: 4 }),
         fc.integer({ min: 0, max: 12 }),
         fc.integer(),
         fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
