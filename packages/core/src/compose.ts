@@ -258,14 +258,16 @@ export function catchErrors(p: Processor): Processor {
   if (isPartProcessor(p)) {
     const stage = stagesOf(p)[0];
     if (stage?.kind === 'parts') {
-      // Wrap each member: the chain stays fused and each member keeps its concurrency; an exception
-      // part passes the members after the failing one untouched.
+      // Wrap each member: the chain stays fused and each member keeps its concurrency. An exception
+      // part made here takes the place of p's output for that part, so it passes the members after
+      // the failing one untouched; exception parts from upstream reach p's members like any part.
+      const mine = new WeakSet<Part>();
       const members: PartMember[] = stage.members.map((m) => ({
         name: m.name,
         concurrency: m.concurrency,
         lazy: m.lazy,
-        match: (part) => part.mimetype !== EXCEPTION_MIMETYPE && m.match(part),
-        fn: (part, ctx) => guard(() => m.fn(part, ctx), ctx),
+        match: (part) => !(part.mimetype === EXCEPTION_MIMETYPE && mine.has(part)) && m.match(part),
+        fn: (part, ctx) => guard(() => m.fn(part, ctx), ctx, mine),
       }));
       return makeProcessor([{ kind: 'parts', members }], name);
     }
@@ -290,10 +292,12 @@ export function catchErrors(p: Processor): Processor {
 }
 
 /** Calls a part processor's fn and turns what it throws (now, in its promise or its iterator) into an exception part. */
-function guard(call: () => PartResult, ctx: Context): PartResult {
+function guard(call: () => PartResult, ctx: Context, mine: WeakSet<Part>): PartResult {
   const caught = (error: unknown) => {
     if (ctx.signal.aborted) throw error;
-    return exceptionPart(error);
+    const exception = exceptionPart(error);
+    mine.add(exception);
+    return exception;
   };
   let result: PartResult;
   try {

@@ -87,6 +87,8 @@ export async function* runFused(
   const lookahead = Math.max(64, 2 * Math.max(1, ...members.map((m) => Math.min(m.concurrency, 4096))));
   const root = new OutputNode();
   const iterating = new Set<Promise<void>>();
+  /** Iterators of async-iterable results being read (returned when the run stops). */
+  const running = new Set<AsyncIterator<unknown>>();
   let failure: { error: unknown } | undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -241,30 +243,52 @@ export async function* runFused(
       );
       return;
     }
-    // Stopping waits for these loops, so the fn's `finally` has run.
+    // Stopping returns these iterators (at once, even while a read is pending: a plain iterator
+    // such as streamContent then ends that read) and waits for the loops, so fn's `finally` has run.
     const lazy = members[k]!.lazy === true;
+    let iterator: AsyncIterator<unknown>;
+    try {
+      iterator = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    } catch (error) {
+      release(slot);
+      failNode(node, error);
+      return;
+    }
+    /** Appends one output of the iterator; returns a promise when the producer must wait for the consumer. */
+    const produce = (item: unknown): Promise<void> | undefined => {
+      append(node, spawn(toPart(item, name), k + 1));
+      notify();
+      if (stopped) return undefined;
+      // Lazy: this output answers the consumer's last demand; pull the next one only when the
+      // consumer comes back for more (it calls `demand` when it waits at this node).
+      if (lazy) return pause(node, 'demand');
+      if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK) return pause(node, 'room');
+      return undefined;
+    };
+    running.add(iterator);
     const loop = (async () => {
-      for await (const item of result as AsyncIterable<unknown>) {
-        if (stopped) break;
-        append(node, spawn(toPart(item, name), k + 1));
-        notify();
-        if (lazy) {
-          // This output answers the consumer's last demand; pull the next one only when the
-          // consumer comes back for more (it calls `demand` when it waits at this node).
-          if (!stopped) {
-            paused.add(node);
-            await new Promise<void>((resolve) => {
-              node.demand = resolve;
-            });
-            paused.delete(node);
+      let done = false;
+      try {
+        for (;;) {
+          let step: IteratorResult<unknown>;
+          try {
+            step = await iterator.next();
+          } catch (error) {
+            // The iterator threw: it has finished, nothing to return.
+            done = true;
+            throw error;
           }
-        } else if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK && !stopped) {
-          paused.add(node);
-          await new Promise<void>((resolve) => {
-            node.room = resolve;
-          });
-          paused.delete(node);
+          if (step.done) {
+            done = true;
+            return;
+          }
+          if (stopped) return;
+          const waiting = produce(step.value);
+          if (waiting) await waiting;
         }
+      } finally {
+        running.delete(iterator);
+        if (!done) await iterator.return?.();
       }
     })();
     iterating.add(loop);
@@ -303,6 +327,15 @@ export async function* runFused(
       if (!call(node, p, k, slot)) release(slot);
     };
     return node;
+  };
+
+  /** Waits until the consumer resolves `node[resolver]` (or the run stops). */
+  const pause = async (node: OutputNode, resolver: 'room' | 'demand'): Promise<void> => {
+    paused.add(node);
+    await new Promise<void>((resolve) => {
+      node[resolver] = resolve;
+    });
+    paused.delete(node);
   };
 
   /** A part waiting for a free slot of member k. */
@@ -436,6 +469,10 @@ export async function* runFused(
       node.room?.();
       node.demand?.();
     }
+    for (const it of running) {
+      // A read may be pending: ask the iterator to stop now; its loop returns it again when the read ends.
+      if (typeof it.return === 'function') void Promise.resolve(it.return()).catch(noop);
+    }
     for (const slot of slots) {
       for (let waiter = slot.waiters.shift(); waiter; waiter = slot.waiters.shift()) waiter.node.done = true;
     }
@@ -453,6 +490,8 @@ export async function* runFused(
     if (stopError && !failure && !run.failure) throw stopError.error;
   }
 }
+
+function noop(): void {}
 
 /** The default `match` of a part processor. */
 export function matchAll(): boolean {

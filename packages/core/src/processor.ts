@@ -342,6 +342,9 @@ function streamOutput(
         take()?.(DONE);
         if (started) await teardown();
         else run.finished = true;
+      } else if (tornDown) {
+        // Already stopping (an error or an abort ended the run): return once every stage has stopped.
+        await tornDown.catch(noop);
       }
       return DONE;
     },

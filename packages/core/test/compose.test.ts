@@ -151,6 +151,25 @@ describe('catchErrors', () => {
     expect(seen).toEqual(['text/plain', EXCEPTION_MIMETYPE]);
   });
 
+  it('exception parts from upstream reach the members of a wrapped part processor; its own skip the later members', async () => {
+    const upstream = catchErrors(
+      partProcessor((p) => {
+        if (p.text === 'b') throw new Error('bad b');
+        return p;
+      }),
+    );
+    const seen: string[] = [];
+    const report = partProcessor((p) => {
+      seen.push(p.text ?? '');
+      if (p.text === 'c') throw new Error('bad c');
+      return `reported ${p.text}`;
+    });
+    const after = partProcessor((p) => `after ${p.text}`);
+    const out = await chain(upstream, catchErrors(chain(report, after)))(['a', 'b', 'c']).text();
+    expect(seen).toEqual(['a', 'Error: bad b', 'c']);
+    expect(out).toBe('after reported aafter reported Error: bad bError: bad c');
+  });
+
   it('does not catch the caller’s abort', async () => {
     const reason = new Error('stop');
     const controller = new AbortController();

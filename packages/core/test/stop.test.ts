@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Context, chain, partProcessor, processor } from '../src/index.ts';
-import { streamContent, tracked } from '../src/testing.ts';
+import { type Context, chain, parallelConcat, partProcessor, processor } from '../src/index.ts';
+import { endlessStream, streamContent, tracked } from '../src/testing.ts';
 
 /** A stage that records its cleanup and waits on ctx.signal like real I/O does. */
 function probe(log: string[], name: string, mode: 'part' | 'stream') {
@@ -128,5 +128,54 @@ describe('stopping a run', () => {
     const stream = partProcessor((p) => p)(['a']);
     await stream.gather();
     expect(() => stream[Symbol.asyncIterator]()).toThrow(/already iterated/);
+  });
+
+  it('a part processor whose fn returned a stream blocked in a read is stopped at once (return() ends that read)', async () => {
+    let closed = false;
+    let called!: () => void;
+    const started = new Promise<void>((resolve) => {
+      called = resolve;
+    });
+    const waiting = partProcessor(() => {
+      called();
+      const inner = endlessStream<string>()[Symbol.asyncIterator]();
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => inner.next(),
+          return: async () => {
+            closed = true;
+            return (await inner.return?.()) ?? { done: true as const, value: undefined };
+          },
+        }),
+      };
+    });
+    const iterator = waiting(['x'])[Symbol.asyncIterator]();
+    const read = iterator.next();
+    await started;
+    await iterator.return?.();
+    expect(closed).toBe(true);
+    expect((await read).done).toBe(true);
+  });
+
+  it('parallelConcat: the consumer sees the error only after every processor’s finally has run', async () => {
+    const log: string[] = [];
+    const boom = new Error('boom');
+    const thrower = processor(async function* (input) {
+      for await (const p of input) if (p.text === 'b') throw boom;
+      yield 'never';
+    });
+    const slow = processor(async function* (input, ctx) {
+      try {
+        for await (const p of input) yield p;
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        // Cleanup that takes a few turns of the event loop.
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        log.push('slow finally');
+      }
+    });
+    await expect(parallelConcat(thrower, slow)(['a', 'b']).gather()).rejects.toBe(boom);
+    log.push('consumer caught');
+    expect(log).toEqual(['slow finally', 'consumer caught']);
   });
 });

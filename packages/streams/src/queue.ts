@@ -24,6 +24,9 @@ interface PendingPut<T> {
 }
 
 const RESOLVED = Promise.resolve();
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+/** Internal: lets `enqueue` stop its source the moment a consumer cancels the queue. */
+const ON_CANCEL = Symbol('AsyncQueue.onCancel');
 
 /**
  * A bounded FIFO between producers and consumers (default `highWaterMark` 64 items; `Infinity` allowed).
@@ -40,6 +43,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   #closed = false;
   #cancelled = false;
   #failure: { error: unknown } | undefined;
+  readonly #cancelListeners = new Set<() => void>();
 
   constructor(options: { highWaterMark?: number } = {}) {
     this.#highWaterMark = checkHighWaterMark(options.highWaterMark, 'AsyncQueue');
@@ -74,41 +78,98 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.#wakeAll();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+  /**
+   * A reader of the queue. A plain iterator rather than a generator, so that `return()` acts at
+   * once even while a `next()` waits for an item: that read then ends (done) and the queue is
+   * cancelled. Several readers share the items (each item goes to one of them).
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     let finished = false;
-    try {
-      while (true) {
-        if (this.#buffer.length > 0) {
-          const item = this.#buffer.shift() as T;
-          const waiting = this.#puts.shift();
-          if (waiting) {
-            this.#buffer.push(waiting.item);
-            waiting.resolve();
-          }
-          yield item;
-          continue;
+    let pending: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined;
+    let waiting: Promise<IteratorResult<T>> | undefined;
+    /** The next result if one is ready now, else undefined. */
+    const step = (): IteratorResult<T> | { error: unknown } | undefined => {
+      if (this.#buffer.length > 0) {
+        const item = this.#buffer.shift() as T;
+        const put = this.#puts.shift();
+        if (put) {
+          this.#buffer.push(put.item);
+          put.resolve();
         }
-        if (this.#failure) {
-          finished = true;
-          throw this.#failure.error;
-        }
-        if (this.#closed || this.#cancelled) {
-          finished = true;
-          return;
-        }
-        await new Promise<void>((resolve) => this.#takers.push(resolve));
+        return { done: false, value: item };
       }
-    } finally {
-      if (!finished) this.#cancel();
+      if (this.#failure) {
+        finished = true;
+        return { error: this.#failure.error };
+      }
+      if (this.#closed || this.#cancelled) {
+        finished = true;
+        return DONE;
+      }
+      return undefined;
+    };
+    const wake = () => {
+      if (!pending) return;
+      const result = step();
+      if (result === undefined) {
+        this.#takers.push(wake);
+        return;
+      }
+      const { resolve, reject } = pending;
+      pending = undefined;
+      waiting = undefined;
+      if ('error' in result) reject(result.error);
+      else resolve(result);
+    };
+    const next = (): Promise<IteratorResult<T>> => {
+      if (waiting) return waiting.then(next, next);
+      if (finished) return Promise.resolve(DONE);
+      const result = step();
+      if (result !== undefined) return 'error' in result ? Promise.reject(result.error) : Promise.resolve(result);
+      waiting = new Promise<IteratorResult<T>>((resolve, reject) => {
+        pending = { resolve, reject };
+      });
+      this.#takers.push(wake);
+      return waiting;
+    };
+    const iterator: AsyncIterableIterator<T> = {
+      next,
+      return: (): Promise<IteratorResult<T>> => {
+        if (!finished) {
+          finished = true;
+          this.#cancel();
+        }
+        const read = pending;
+        pending = undefined;
+        waiting = undefined;
+        read?.resolve(DONE);
+        return Promise.resolve(DONE);
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /** Calls `listener` once when a consumer cancels the queue; returns a function removing it. */
+  [ON_CANCEL](listener: () => void): () => void {
+    if (this.#cancelled) {
+      listener();
+      return () => {};
     }
+    this.#cancelListeners.add(listener);
+    return () => this.#cancelListeners.delete(listener);
   }
 
   #cancel(): void {
+    if (this.#cancelled) return;
     this.#cancelled = true;
     this.#buffer.clear();
     const error = new QueueClosedError('E_QUEUE_CANCELLED');
     for (let put = this.#puts.shift(); put; put = this.#puts.shift()) put.reject(error);
     this.#wakeAll();
+    const listeners = [...this.#cancelListeners];
+    this.#cancelListeners.clear();
+    for (const listener of listeners) listener();
   }
 
   #wake(): void {
@@ -132,22 +193,46 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 export function enqueue<T>(source: AsyncIterable<T>, queue: AsyncQueue<T>): Promise<void> {
   const done = (async () => {
     const iterator = source[Symbol.asyncIterator]();
+    // A consumer that stops while the source is between items stops the source at once (a source
+    // that can end a pending read, such as streamContent or an HTTP body, then ends it).
+    let stopping: Promise<unknown> | undefined;
+    const stop = () => {
+      stopping ??= Promise.resolve()
+        .then(() => iterator.return?.())
+        .catch(() => {});
+      return stopping;
+    };
+    const removeCancel = queue[ON_CANCEL](() => void stop());
     try {
       while (true) {
         const result = await iterator.next();
+        if (stopping) {
+          await stopping;
+          return;
+        }
         if (result.done) break;
         try {
           await queue.put(result.value);
         } catch (error) {
+          if (error instanceof QueueClosedError && error.code === 'E_QUEUE_CANCELLED') {
+            await stop();
+            return;
+          }
           await iterator.return?.();
-          if (error instanceof QueueClosedError && error.code === 'E_QUEUE_CANCELLED') return;
           throw error;
         }
       }
       queue.close();
     } catch (error) {
+      if (stopping) {
+        // The consumer stopped first: what the stopped source threw goes nowhere.
+        await stopping;
+        return;
+      }
       queue.fail(error);
       throw error;
+    } finally {
+      removeCancel();
     }
   })();
   done.catch(() => {});

@@ -95,7 +95,16 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
         }
         for (const branch of branches) {
           if (!branch.active) continue;
-          branch.buffer.push(copy ? copy(result.value) : result.value);
+          let item: T;
+          try {
+            item = copy ? copy(result.value) : result.value;
+          } catch (error) {
+            // The copy failed, not the source: every branch sees that error and the source is stopped.
+            if (!failure) failure = { error };
+            await stopSource();
+            return;
+          }
+          branch.buffer.push(item);
           const wake = branch.wake;
           branch.wake = undefined;
           wake?.();

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { AsyncQueue, dequeue, enqueue, gather, QueueClosedError, streamContent } from '../src/index.ts';
+import {
+  AsyncQueue,
+  dequeue,
+  endlessStream,
+  enqueue,
+  gather,
+  merge,
+  QueueClosedError,
+  streamContent,
+} from '../src/index.ts';
 import { tracked } from '../src/testing.ts';
 
 describe('AsyncQueue', () => {
@@ -93,5 +102,47 @@ describe('enqueue / dequeue', () => {
     await done;
     expect(source.tracker.closed).toBe(true);
     expect(() => queue.put(9)).toThrow(QueueClosedError);
+  });
+
+  it('return() while a read waits on an empty queue ends that read at once and cancels the queue', async () => {
+    const queue = new AsyncQueue<number>();
+    const iterator = queue[Symbol.asyncIterator]();
+    const pending = iterator.next();
+    await iterator.return?.();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(() => queue.put(1)).toThrow(QueueClosedError);
+  });
+
+  it('merge over an idle queue stops as soon as the other source ends (stopOnFirst) or the consumer breaks', async () => {
+    const idle = new AsyncQueue<number>();
+    expect(await gather(merge([dequeue(idle), streamContent([1])], { stopOnFirst: true }))).toEqual([1]);
+    const other = new AsyncQueue<number>();
+    for await (const item of merge([dequeue(other), streamContent([1])])) if (item === 1) break;
+    expect(() => other.put(1)).toThrow(QueueClosedError);
+  });
+
+  it('a consumer that stops while enqueue waits for its source stops the source at once', async () => {
+    const queue = new AsyncQueue<number>();
+    let returned = false;
+    const silent = endlessStream<number>();
+    const source: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => {
+        const inner = silent[Symbol.asyncIterator]();
+        return {
+          next: () => inner.next(),
+          return: async () => {
+            returned = true;
+            return (await inner.return?.()) ?? { done: true, value: undefined };
+          },
+        };
+      },
+    };
+    const done = enqueue(source, queue);
+    const reader = queue[Symbol.asyncIterator]();
+    const read = reader.next();
+    await reader.return?.();
+    await done;
+    expect(returned).toBe(true);
+    expect((await read).done).toBe(true);
   });
 });

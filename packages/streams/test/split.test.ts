@@ -95,4 +95,17 @@ describe('split', () => {
     await gather(a!);
     await expect(gather(a!)).rejects.toThrow(/only once/);
   });
+
+  it('a copy function that throws fails every branch with that error and stops the source', async () => {
+    const boom = new Error('copy failed');
+    const source = tracked([1, 2, 3], { endless: true });
+    const [a, b] = split(source, {
+      copy: () => {
+        throw boom;
+      },
+    });
+    await expect(gather(a)).rejects.toBe(boom);
+    await expect(gather(b)).rejects.toBe(boom);
+    expect(source.tracker.closed).toBe(true);
+  });
 });
