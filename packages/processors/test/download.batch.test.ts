@@ -84,6 +84,28 @@ describe('download processor', () => {
     expect(server.maxActive()).toBe(max);
   });
 
+  it('many files in flight on one run do not make Node warn of an abort-listener leak', async () => {
+    const files = 16;
+    for (let i = 0; i < files; i++) server.files.set(`/f${i}.bin`, { body: patterned(1000, i + 1) });
+    // Every request is held until all have arrived, so all 16 are in flight at once.
+    const everyone = server.requestsReached(files);
+    for (let i = 0; i < files; i++) server.route(`/f${i}.bin`, () => ({ holdBody: everyone }));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const input = Array.from({ length: files }, (_, i) => request(`/f${i}.bin`));
+      const got = results(await download({ outputDir: dir, maxConcurrency: files })(input).gather());
+      expect(got.every((r) => r.success)).toBe(true);
+      // Warnings are emitted on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(server.maxActive()).toBe(files);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('duplicate requests share one download; a verified file already present costs no request', async () => {
     const body = patterned(100_000);
     server.files.set('/a.bin', { body });

@@ -75,6 +75,41 @@ describe('vectors.batchLoad', () => {
     expect(results.every((r) => r.success)).toBe(true);
   });
 
+  it('a package already on disk and a package that cannot be bought are reported at once, not after a slower earlier one', async () => {
+    const outputDir = await tempDir();
+    const first = await clientOf(await registry());
+    await first.vectors.batchLoad({ packageIds: ['vec-pirate'], outputDir });
+    const held = await registry({ holdDownloads: ['vec-concise'] });
+    const heldClient = await clientOf(held);
+    const loaded: LoadResult[] = [];
+    let othersLoaded: () => void = () => {};
+    const bothOthers = new Promise<void>((resolve) => {
+      othersLoaded = resolve;
+    });
+    const pending = heldClient.vectors.batchLoad({
+      packageIds: ['vec-concise', 'no-such-package', 'vec-pirate'],
+      outputDir,
+      onLoaded: (r) => {
+        loaded.push(r);
+        if (loaded.length === 2) othersLoaded();
+      },
+    });
+    await bothOthers;
+    // vec-concise is still held by the server.
+    expect(loaded.map((r) => [r.packageId, r.success, r.cached ?? false]).sort()).toEqual([
+      ['no-such-package', false, false],
+      ['vec-pirate', true, true],
+    ]);
+    held.releaseDownloads();
+    const results = await pending;
+    expect(results.map((r) => [r.packageId, r.success])).toEqual([
+      ['vec-concise', true],
+      ['no-such-package', false],
+      ['vec-pirate', true],
+    ]);
+    expect(loaded).toHaveLength(3);
+  });
+
   it('never rejects for failed packages: unknown id, corrupt file, missing file', async () => {
     const server = await registry({
       packages: (defaults) =>

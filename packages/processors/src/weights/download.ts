@@ -4,6 +4,7 @@
 // .safetensors) header check out is fsynced and renamed to its final path.
 
 import { createHash, type Hash } from 'node:crypto';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
@@ -259,8 +260,28 @@ function failed(request: { url: string }, filename: string, path: string, error:
 export async function downloadFile(
   request: DownloadRequest,
   options: DownloadFileOptions,
-  signal: AbortSignal = new AbortController().signal,
+  outer: AbortSignal = new AbortController().signal,
   onProgress?: (progress: DownloadProgress) => void,
+): Promise<DownloadResult> {
+  // The file's own signal: one listener on the caller's signal per file, whatever the file adds to its own
+  // (each attempt, the retry sleeps, the partial file's removal), so many files in flight on one signal
+  // stay far below Node's MaxListenersExceededWarning.
+  const controller = new AbortController();
+  const forward = () => controller.abort(outer.reason);
+  if (outer.aborted) forward();
+  else outer.addEventListener('abort', forward, { once: true });
+  try {
+    return await downloadOne(request, options, controller.signal, onProgress);
+  } finally {
+    outer.removeEventListener('abort', forward);
+  }
+}
+
+async function downloadOne(
+  request: DownloadRequest,
+  options: DownloadFileOptions,
+  signal: AbortSignal,
+  onProgress: ((progress: DownloadProgress) => void) | undefined,
 ): Promise<DownloadResult> {
   // A refused or failed request keeps the name it asked for, so its result says which file it was.
   let filename = typeof request?.filename === 'string' ? request.filename : '';
@@ -769,6 +790,9 @@ export function download(options: DownloadOptions): PartProcessor {
               emit(ctx, state, `downloading ${p.filename}`);
             }
           };
+          // Each file in flight holds one abort listener on the run's signal (next to the default 10 of others):
+          // room for them all, so Node does not warn of a leak at a high maxConcurrency.
+          if (getMaxListeners(ctx.signal) < maxConcurrency + 10) setMaxListeners(maxConcurrency + 10, ctx.signal);
           shared = slot(() => downloadFile(request, options, ctx.signal, onProgress), ctx.signal);
           shared.catch(() => {});
           state.results.set(key, shared);

@@ -1,7 +1,8 @@
 // `vectors.batchLoad`: buy and download many packages, built as one pipeline
 // run of `purchasePackages` -> `download`. The download processor bounds the
 // files in flight and keeps results in input order; its per-file status parts
-// tell which file finished, so `onLoaded` fires in completion order.
+// (and purchasePackages' for a package already on disk or not bought) tell
+// which package finished, so `onLoaded` fires in completion order.
 
 import { jsonPart, type Part, readJSON } from '@sluice/core';
 import { type DownloadResult, DownloadResultSchema, download } from '@sluice/processors';
@@ -115,6 +116,10 @@ export async function batchLoad(client: Client, params: BatchLoadParams, closer:
       } else if (metadata.type === 'DownloadProgress' && metadata.result) {
         const packageId = packageByURL.get(metadata.result.url);
         if (packageId) finish(loadResult(packageId, metadata.result, false));
+      } else if ((metadata.type === 'PackageCached' || metadata.type === 'PurchaseFailed') && metadata.result) {
+        // Settled without a download (already on disk, or not bought): reported now, not at its turn.
+        if (metadata.packageId)
+          finish(loadResult(metadata.packageId, metadata.result, metadata.type === 'PackageCached'));
       }
       continue;
     }

@@ -145,9 +145,6 @@ export function purchasePackages(client: Client, options: PurchasePackagesOption
           const pkg = await client.marketplace.getPackage(packageId, { signal: ctx.signal });
           const path = join(outputDir, pkg.filename);
           if (await isVerifiedFile(path, pkg.sizeBytes, pkg.sha256, ctx.signal)) {
-            ctx.status(`${packageId}: already in ${outputDir}, not bought again`, {
-              metadata: { type: 'PackageCached', packageId, path },
-            });
             const result: DownloadResult = {
               url: `${client.baseURL}/packages/${encodeURIComponent(packageId)}`,
               filename: pkg.filename,
@@ -156,6 +153,11 @@ export function purchasePackages(client: Client, options: PurchasePackagesOption
               sha256: pkg.sha256,
               success: true,
             };
+            // The status part carries the result too, so a consumer learns of it now, not when the
+            // result part's turn (input order) comes.
+            ctx.status(`${packageId}: already in ${outputDir}, not bought again`, {
+              metadata: { type: 'PackageCached', packageId, path, result: { ...result } },
+            });
             return jsonPart(result, { type: 'DownloadResult', metadata: { packageId, cached: true } });
           }
         }
@@ -182,10 +184,11 @@ export function purchasePackages(client: Client, options: PurchasePackagesOption
         });
       } catch (error) {
         if (ctx.signal.aborted) throw error;
+        const failed = failedResult(packageId, error);
         ctx.status(`${packageId}: purchase failed: ${error instanceof Error ? error.message : String(error)}`, {
-          metadata: { type: 'PurchaseFailed', packageId },
+          metadata: { type: 'PurchaseFailed', packageId, result: JSON.parse(failed.text ?? '{}') },
         });
-        return failedResult(packageId, error);
+        return failed;
       }
     },
     { name: 'purchasePackages', match: isPackageRef, concurrency },
