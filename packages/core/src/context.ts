@@ -21,12 +21,66 @@ export function stoppedReason(): DOMException {
 let STOPPED: DOMException | undefined;
 
 /**
+ * An abort controller whose `AbortSignal` is created only when something reads `signal`. The
+ * stages of a run stop through plain callbacks (`onAbort`); a Web `AbortSignal` (an EventTarget,
+ * which costs several microseconds to create, link and abort) exists only for code that asks for
+ * it, such as a processor reading `ctx.signal`. Aborting sets `aborted`/`reason`, aborts the
+ * signal if it exists (its listeners run first), then calls the callbacks in order.
+ */
+export class Stopper {
+  aborted = false;
+  reason: unknown = undefined;
+  #controller: AbortController | undefined;
+  #callbacks: ((reason: unknown) => void)[] | undefined;
+
+  /** The Web signal of this stopper, created on first use (already aborted if this stopper is). */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.#controller?.abort(reason);
+    const callbacks = this.#callbacks;
+    this.#callbacks = undefined;
+    if (callbacks) for (const callback of callbacks) callback(reason);
+  }
+
+  /** Calls `fn` once on abort (at once if aborted already); returns a function removing it. */
+  onAbort(fn: (reason: unknown) => void): () => void {
+    if (this.aborted) {
+      fn(this.reason);
+      return noop;
+    }
+    const callbacks = (this.#callbacks ??= []);
+    callbacks.push(fn);
+    return () => {
+      const i = this.#callbacks?.indexOf(fn) ?? -1;
+      if (i >= 0) this.#callbacks!.splice(i, 1);
+    };
+  }
+
+  /** `child` aborts with this stopper's reason when this one aborts. */
+  link(child: Stopper): void {
+    this.onAbort((reason) => child.abort(reason));
+  }
+}
+
+function noop(): void {}
+
+/**
  * The state one call of a processor shares between its stages: the first failure, the abort
  * controller every stage's signal hangs from, and the out-of-band queue of reserved-substream
  * parts that reach the output as soon as they are emitted.
  */
 export class Run {
-  readonly controller = new AbortController();
+  readonly controller = new Stopper();
   readonly side = new Fifo<Part>();
   failure: { error: unknown } | undefined;
   finished = false;
@@ -55,7 +109,7 @@ export class Run {
   stop(): void {
     if (this.stopRequested || this.finished) return;
     this.stopRequested = true;
-    if (!this.controller.signal.aborted) this.controller.abort(stoppedReason());
+    if (!this.controller.aborted) this.controller.abort(stoppedReason());
     this.#notify();
   }
 
@@ -72,15 +126,25 @@ export class Run {
     if (this.failure) throw this.failure.error;
   }
 
-  context(signal: AbortSignal): Context {
-    const ctx: Context = {
-      signal,
-      status: (text, init) => this.emitSide(statusPart(text, init)),
-      debug: (text, init) => this.emitSide(debugPart(text, init)),
+  /** The context of a stage that stops with `stopper` (its `signal` is created when first read). */
+  context(stopper: Stopper): Context {
+    // An object literal: `signal` is an own enumerable getter, so `{ ...ctx }` copies a working
+    // signal, and `status`/`debug` are arrow functions, so they can be passed around unbound.
+    // The run's status/debug functions are shared by its stages.
+    this.#status ??= (text, init) => this.emitSide(statusPart(text, init));
+    this.#debug ??= (text, init) => this.emitSide(debugPart(text, init));
+    const ctx: Context & { [RUN]: Run } = {
+      get signal() {
+        return stopper.signal;
+      },
+      status: this.#status,
+      debug: this.#debug,
+      [RUN]: this,
     };
-    Object.defineProperty(ctx, RUN, { value: this });
     return ctx;
   }
+  #status: Context['status'] | undefined;
+  #debug: Context['debug'] | undefined;
 
   #notify(): void {
     this.onSide?.();

@@ -1,5 +1,5 @@
 import { Fifo } from '@sluice/streams';
-import { type Context, type Run, stoppedReason, subscribeAbort } from './context.ts';
+import { type Context, type Run, type Stopper, stoppedReason, subscribeAbort } from './context.ts';
 import { toPart } from './normalize.ts';
 import { isOwnPart, isPart, isReservedSubstream, type Part, type PartLike } from './part.ts';
 
@@ -74,8 +74,8 @@ export async function* runFused(
   input: AsyncIterable<unknown>,
   run: Run,
   ctx: Context,
-  controller: AbortController,
-  upstream: AbortController | undefined,
+  controller: Stopper,
+  upstream: Stopper | undefined,
   output?: { readonly signal: AbortSignal | undefined },
 ): AsyncGenerator<Part> {
   if (output?.signal?.aborted) throw output.signal.reason;
@@ -381,11 +381,11 @@ export async function* runFused(
 
   // An abort (caller, another stage's error, the end of the run) must end the walk even while
   // nothing upstream moves; `finally` then returns the input. A consumer's stop ends it quietly.
-  const stopOnAbort = () => {
-    if (!failure && !(output && run.stopRequested)) failure = { error: controller.signal.reason };
+  const stopOnAbort = (reason: unknown) => {
+    if (!failure && !(output && run.stopRequested)) failure = { error: reason };
     notify();
   };
-  controller.signal.addEventListener('abort', stopOnAbort, { once: true });
+  const removeStopOnAbort = controller.onAbort(stopOnAbort);
   const removeAbort = output ? subscribeAbort(output.signal, (reason) => run.fail(reason)) : undefined;
   if (output) run.onSide = notify;
   const stack: OutputNode[] = [root];
@@ -456,14 +456,14 @@ export async function* runFused(
     throw first;
   } finally {
     stopped = true;
-    controller.signal.removeEventListener('abort', stopOnAbort);
+    removeStopOnAbort();
     if (output) {
       run.finished = true;
       run.onSide = undefined;
       removeAbort!();
-      if (!run.controller.signal.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
+      if (!run.controller.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
     }
-    if (!controller.signal.aborted) controller.abort(failure ? failure.error : stoppedReason());
+    if (!controller.aborted) controller.abort(failure ? failure.error : stoppedReason());
     room?.();
     for (const node of paused) {
       node.room?.();

@@ -1,4 +1,4 @@
-import type { Run } from './context.ts';
+import type { Run, Stopper } from './context.ts';
 import type { ContentLike } from './part.ts';
 import { isPart, isReservedSubstream, PART_BRAND, type Part, type PartLike, part } from './part.ts';
 
@@ -47,9 +47,9 @@ export const EMPTY: AsyncIterable<unknown> = fromSync([]);
 export function checkedInput(
   source: AsyncIterable<unknown>,
   run: Run,
-  upstream: AbortController | undefined,
+  upstream: Stopper | undefined,
   where: string,
-  signal: AbortSignal,
+  stopper: Stopper,
 ): AsyncIterable<Part> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<Part> {
@@ -60,11 +60,11 @@ export function checkedInput(
       const onAbort = () => {
         if (!done) void Promise.resolve(iterator.return?.()).catch(() => {});
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      const removeAbort = stopper.onAbort(onAbort);
       const check = (result: IteratorResult<unknown>): IteratorResult<Part> | Promise<IteratorResult<Part>> => {
         if (result.done) {
           done = true;
-          signal.removeEventListener('abort', onAbort);
+          removeAbort();
           return result;
         }
         const value = result.value;
@@ -78,13 +78,13 @@ export function checkedInput(
       };
       const failed = (error: unknown): never => {
         done = true;
-        signal.removeEventListener('abort', onAbort);
+        removeAbort();
         throw error;
       };
       return {
         next: () => iterator.next().then(check, failed),
         return: async (): Promise<IteratorResult<Part>> => {
-          signal.removeEventListener('abort', onAbort);
+          removeAbort();
           if (!done) {
             done = true;
             upstream?.abort(new DOMException('The consumer stopped reading', 'AbortError'));

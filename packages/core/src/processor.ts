@@ -1,4 +1,4 @@
-import { type Context, linkAbort, Run, stoppedReason, subscribeAbort } from './context.ts';
+import { type Context, Run, Stopper, stoppedReason, subscribeAbort } from './context.ts';
 import { matchAll, type PartMember, type PartResult, runFused } from './engine.ts';
 import { checkedInput, contentIterable, EMPTY, isPlainPart, toPart } from './normalize.ts';
 import type { ContentLike, Part, PartLike } from './part.ts';
@@ -168,14 +168,16 @@ function runStages(
   run: Run,
 ): AsyncIterator<Part> {
   let upstream: AsyncIterable<unknown> | undefined = input === undefined ? undefined : contentIterable(input);
-  let upstreamController: AbortController | undefined;
-  const controllers = stages.map(() => new AbortController());
-  linkAbort(run.controller.signal, controllers[controllers.length - 1]!);
-  for (let k = controllers.length - 1; k > 0; k--) linkAbort(controllers[k]!.signal, controllers[k - 1]!);
+  let upstreamController: Stopper | undefined;
+  // Stopping flows upstream: the run stops the last stage, each stage the one before it. A stage
+  // whose input is returned early stops the stages above it only.
+  const controllers = stages.map(() => new Stopper());
+  run.controller.link(controllers[controllers.length - 1]!);
+  for (let k = controllers.length - 1; k > 0; k--) controllers[k]!.link(controllers[k - 1]!);
   for (let k = 0; k < stages.length; k++) {
     const stage = stages[k]!;
     const controller = controllers[k]!;
-    const ctx = run.context(controller.signal);
+    const ctx = run.context(controller);
     const source = upstream;
     const above = upstreamController;
     if (stage.kind === 'parts') {
@@ -189,7 +191,7 @@ function runStages(
       const stageInput =
         source === undefined && stage.acceptsNoInput
           ? undefined
-          : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name, controller.signal));
+          : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name, controller));
       upstream = { [Symbol.asyncIterator]: () => stage.run(stageInput, ctx)[Symbol.asyncIterator]() };
     }
     upstreamController = controller;
@@ -229,7 +231,7 @@ function streamOutput(
       run.finished = true;
       run.onSide = undefined;
       removeAbort();
-      if (!run.controller.signal.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
+      if (!run.controller.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
       if (iterator && !mainDone) {
         mainDone = true;
         try {

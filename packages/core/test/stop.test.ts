@@ -178,4 +178,38 @@ describe('stopping a run', () => {
     log.push('consumer caught');
     expect(log).toEqual(['slow finally', 'consumer caught']);
   });
+
+  it('ctx.signal is made on first read: read after the run stopped, it is already aborted with the reason', async () => {
+    const boom = new Error('boom');
+    let saved: Context | undefined;
+    const keeper = processor(async function* (input, ctx) {
+      saved = ctx;
+      for await (const p of input) yield p;
+    });
+    const thrower = partProcessor(() => {
+      throw boom;
+    });
+    await expect(chain(keeper, thrower)(['a']).gather()).rejects.toBe(boom);
+    expect(saved!.signal).toBeInstanceOf(AbortSignal);
+    expect(saved!.signal.aborted).toBe(true);
+    expect(saved!.signal.reason).toBe(boom);
+  });
+
+  it('a spread or destructured ctx keeps a working signal, status and debug', async () => {
+    let spreadAborted: () => boolean = () => false;
+    const p = processor(async function* (input, ctx) {
+      const { signal, status } = ctx;
+      const copy = { ...ctx };
+      spreadAborted = () => copy.signal.aborted;
+      status('hello');
+      expect(copy.signal).toBe(signal);
+      for await (const part of input) yield part;
+    });
+    const out = await p(['x']).gather();
+    expect(out.map((o) => [o.substream, o.text])).toEqual([
+      ['status', 'hello'],
+      ['', 'x'],
+    ]);
+    expect(spreadAborted()).toBe(true);
+  });
 });
