@@ -19,6 +19,7 @@ import {
 import { isRetryableError, RETRY_DEFAULTS, retryDelayMs, sleep } from '../http/retry-policy.ts';
 import { type HTTPRequest, type HTTPStream, openStream, secretsOf, type TransportOptions } from '../http/transport.ts';
 import type { ModelEvent, StreamDecoder } from './events.ts';
+import type { ModelOptions } from './options.ts';
 
 /** Everything `runModel` needs for one call. */
 export interface ModelCall {
@@ -29,6 +30,56 @@ export interface ModelCall {
   transport: TransportOptions;
   /** Retries after the first attempt; default 2. */
   maxRetries?: number;
+}
+
+/** The key of a call: `options.apiKey`, else the environment variable `apiKeyEnv` names (none when it is ''). */
+export function apiKeyOf(options: ModelOptions, apiKeyEnv: string | undefined): string | undefined {
+  return options.apiKey ?? (apiKeyEnv ? process.env[apiKeyEnv] : undefined);
+}
+
+/** What differs between the providers' streaming JSON POSTs. */
+export interface JSONCallSpec {
+  provider: string;
+  framing: 'sse' | 'ndjson';
+  url: string;
+  body: unknown;
+  /** The key (it is redacted from every error) and the variable it came from (named in hints). */
+  apiKey: string | undefined;
+  apiKeyEnv: string | undefined;
+  /** The provider's headers carrying the key, given only when there is a key. */
+  authHeaders: (apiKey: string) => Record<string, string>;
+  /** Fixed headers of the provider (e.g. its API version). */
+  headers?: Record<string, string>;
+  createDecoder: () => StreamDecoder;
+}
+
+/**
+ * A model call POSTing `spec.body` as JSON and reading the stream in `spec.framing`; the caller's
+ * `options` add headers (last, so they win), transport settings and `maxRetries`/`retries`.
+ */
+export function jsonModelCall(spec: JSONCallSpec, options: ModelOptions): ModelCall {
+  const { provider, apiKey } = spec;
+  return {
+    provider,
+    framing: spec.framing,
+    request: {
+      url: spec.url,
+      headers: {
+        'content-type': 'application/json',
+        accept: spec.framing === 'sse' ? 'text/event-stream' : 'application/x-ndjson',
+        ...spec.headers,
+        ...(apiKey ? spec.authHeaders(apiKey) : {}),
+        ...options.headers,
+      },
+      body: JSON.stringify(spec.body),
+      provider,
+      apiKeyEnv: spec.apiKeyEnv,
+      secrets: apiKey ? [apiKey] : [],
+    },
+    createDecoder: spec.createDecoder,
+    transport: options,
+    maxRetries: options.maxRetries ?? options.retries,
+  };
 }
 
 /** Information passed to `onRetry` before each retry. */

@@ -16,7 +16,7 @@ import {
   UnsupportedPartError,
 } from '../messages.ts';
 import { joinURL, type ModelOptions, stopList } from '../options.ts';
-import type { ModelCall } from '../run.ts';
+import { apiKeyOf, jsonModelCall, type ModelCall } from '../run.ts';
 
 type Block = Record<string, unknown>;
 
@@ -264,26 +264,19 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 export function anthropicCall(parts: readonly Part[], options: ModelOptions): ModelCall {
   const baseURL = options.baseURL ?? process.env.ANTHROPIC_BASE_URL ?? ANTHROPIC_BASE_URL;
   const apiKeyEnv = options.apiKeyEnv ?? API_KEY_ENV.anthropic;
-  const apiKey = options.apiKey ?? (apiKeyEnv ? process.env[apiKeyEnv] : undefined);
-  return {
-    provider: 'anthropic',
-    framing: 'sse',
-    request: {
-      url: joinURL(baseURL, 'v1/messages'),
-      headers: {
-        'content-type': 'application/json',
-        accept: 'text/event-stream',
-        'anthropic-version': ANTHROPIC_VERSION,
-        ...(apiKey ? { 'x-api-key': apiKey } : {}),
-        ...options.headers,
-      },
-      body: JSON.stringify(anthropicBody(parts, options)),
+  const apiKey = apiKeyOf(options, apiKeyEnv);
+  return jsonModelCall(
+    {
       provider: 'anthropic',
+      framing: 'sse',
+      url: joinURL(baseURL, 'v1/messages'),
+      body: anthropicBody(parts, options),
+      apiKey,
       apiKeyEnv,
-      secrets: apiKey ? [apiKey] : [],
+      authHeaders: (key) => ({ 'x-api-key': key }),
+      headers: { 'anthropic-version': ANTHROPIC_VERSION },
+      createDecoder: anthropicDecoder,
     },
-    createDecoder: anthropicDecoder,
-    transport: options,
-    maxRetries: options.maxRetries ?? options.retries,
-  };
+    options,
+  );
 }

@@ -9,7 +9,7 @@ import { API_KEY_ENV, parseErrorBody } from '../../http/errors.ts';
 import { count, field, type ModelEvent, type StreamDecoder, type Usage } from '../events.ts';
 import { base64Of, resultText, type ToolSpec, toConversation, toolParameters } from '../messages.ts';
 import { joinURL, type ModelOptions, stopList } from '../options.ts';
-import type { ModelCall } from '../run.ts';
+import { jsonModelCall, type ModelCall } from '../run.ts';
 
 type Content = { role: 'user' | 'model'; parts: Record<string, unknown>[] };
 
@@ -190,24 +190,17 @@ export function geminiCall(parts: readonly Part[], options: ModelOptions): Model
         ? process.env[apiKeyEnv]
         : undefined);
   const model = encodeURIComponent(options.model.replace(/^models\//, ''));
-  return {
-    provider: 'gemini',
-    framing: 'sse',
-    request: {
-      url: joinURL(baseURL, `v1beta/models/${model}:streamGenerateContent?alt=sse`),
-      headers: {
-        'content-type': 'application/json',
-        accept: 'text/event-stream',
-        ...(apiKey ? { 'x-goog-api-key': apiKey } : {}),
-        ...options.headers,
-      },
-      body: JSON.stringify(geminiBody(parts, options)),
+  return jsonModelCall(
+    {
       provider: 'gemini',
+      framing: 'sse',
+      url: joinURL(baseURL, `v1beta/models/${model}:streamGenerateContent?alt=sse`),
+      body: geminiBody(parts, options),
+      apiKey,
       apiKeyEnv,
-      secrets: apiKey ? [apiKey] : [],
+      authHeaders: (key) => ({ 'x-goog-api-key': key }),
+      createDecoder: geminiDecoder,
     },
-    createDecoder: geminiDecoder,
-    transport: options,
-    maxRetries: options.maxRetries ?? options.retries,
-  };
+    options,
+  );
 }

@@ -15,7 +15,7 @@ import {
   UnsupportedPartError,
 } from '../messages.ts';
 import { joinURL, type ModelOptions, stopList } from '../options.ts';
-import type { ModelCall } from '../run.ts';
+import { apiKeyOf, jsonModelCall, type ModelCall } from '../run.ts';
 
 type Message = Record<string, unknown>;
 
@@ -202,25 +202,18 @@ export function ollamaCall(parts: readonly Part[], options: ModelOptions): Model
   const baseURL = options.baseURL ?? (host ? ollamaHostURL(host) : OLLAMA_BASE_URL);
   // Ollama needs no key; one (for a proxy in front of it) comes from `apiKey` or, if named, `apiKeyEnv`.
   const apiKeyEnv = options.apiKeyEnv ?? API_KEY_ENV.ollama;
-  const apiKey = options.apiKey ?? (apiKeyEnv ? process.env[apiKeyEnv] : undefined);
-  return {
-    provider: 'ollama',
-    framing: 'ndjson',
-    request: {
-      url: joinURL(baseURL, 'api/chat'),
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/x-ndjson',
-        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-        ...options.headers,
-      },
-      body: JSON.stringify(ollamaBody(parts, options)),
+  const apiKey = apiKeyOf(options, apiKeyEnv);
+  return jsonModelCall(
+    {
       provider: 'ollama',
+      framing: 'ndjson',
+      url: joinURL(baseURL, 'api/chat'),
+      body: ollamaBody(parts, options),
+      apiKey,
       apiKeyEnv,
-      secrets: apiKey ? [apiKey] : [],
+      authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
+      createDecoder: ollamaDecoder,
     },
-    createDecoder: ollamaDecoder,
-    transport: options,
-    maxRetries: options.maxRetries ?? options.retries,
-  };
+    options,
+  );
 }

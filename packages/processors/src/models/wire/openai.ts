@@ -18,7 +18,7 @@ import {
   UnsupportedPartError,
 } from '../messages.ts';
 import { joinURL, type ModelOptions, stopList } from '../options.ts';
-import type { ModelCall } from '../run.ts';
+import { apiKeyOf, jsonModelCall, type ModelCall } from '../run.ts';
 
 type Message = Record<string, unknown>;
 
@@ -256,27 +256,20 @@ export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 export function openAICall(parts: readonly Part[], options: ModelOptions): ModelCall {
   const baseURL = options.baseURL ?? process.env.OPENAI_BASE_URL ?? OPENAI_BASE_URL;
   const apiKeyEnv = options.apiKeyEnv ?? API_KEY_ENV.openai;
-  const apiKey = options.apiKey ?? (apiKeyEnv ? process.env[apiKeyEnv] : undefined);
+  const apiKey = apiKeyOf(options, apiKeyEnv);
   const official = /^https:\/\/api\.openai\.com(\/|$)/.test(baseURL);
   const body = openAIBody(parts, { ...options, maxTokensField: official ? 'max_completion_tokens' : 'max_tokens' });
-  return {
-    provider: 'openai',
-    framing: 'sse',
-    request: {
-      url: joinURL(baseURL, 'chat/completions'),
-      headers: {
-        'content-type': 'application/json',
-        accept: 'text/event-stream',
-        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-        ...options.headers,
-      },
-      body: JSON.stringify(body),
+  return jsonModelCall(
+    {
       provider: 'openai',
+      framing: 'sse',
+      url: joinURL(baseURL, 'chat/completions'),
+      body,
+      apiKey,
       apiKeyEnv,
-      secrets: apiKey ? [apiKey] : [],
+      authHeaders: (key) => ({ authorization: `Bearer ${key}` }),
+      createDecoder: openAIDecoder,
     },
-    createDecoder: openAIDecoder,
-    transport: options,
-    maxRetries: options.maxRetries ?? options.retries,
-  };
+    options,
+  );
 }
