@@ -392,6 +392,23 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
 
     // A fault fires once `after` text chunks went out, before the next chunk.
     const faultAt = (after: number | undefined) => faulty && after !== undefined && tokensSent === after;
+    /** Fires the fault due now, if any (first of: error event, dropped connection, stall); true when the response is over. */
+    const fault = async (): Promise<boolean> => {
+      if (faultAt(options.streamError?.after)) {
+        await write(encodeStreamError(provider, options.streamError ?? {}, encodeOptions));
+        res.end();
+        return true;
+      }
+      if (faultAt(options.dropAfter)) {
+        req.socket.destroy();
+        return true;
+      }
+      if (faultAt(options.stallAfter)) {
+        await once(res, 'close');
+        return true;
+      }
+      return false;
+    };
     let first = true;
     for (const chunk of wire) {
       if (res.destroyed) return;
@@ -405,19 +422,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
         });
         if (res.destroyed) return;
       }
-      if (faultAt(options.streamError?.after)) {
-        await write(encodeStreamError(provider, options.streamError ?? {}, encodeOptions));
-        res.end();
-        return;
-      }
-      if (faultAt(options.dropAfter)) {
-        req.socket.destroy();
-        return;
-      }
-      if (faultAt(options.stallAfter)) {
-        await once(res, 'close');
-        return;
-      }
+      if (await fault()) return;
       await wait(first ? (options.firstDelayMs ?? 0) : (options.delayMs ?? 0));
       first = false;
       if (res.destroyed) return;
@@ -426,16 +431,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       if (chunk.token) tokensSent++;
     }
     // Faults placed after the last text chunk still fire, before the end.
-    if (faultAt(options.streamError?.after))
-      await write(encodeStreamError(provider, options.streamError ?? {}, encodeOptions));
-    if (faultAt(options.dropAfter)) {
-      req.socket.destroy();
-      return;
-    }
-    if (faultAt(options.stallAfter)) {
-      await once(res, 'close');
-      return;
-    }
+    if (await fault()) return;
     res.end();
   };
 
