@@ -28,7 +28,13 @@ export {
   type TimeoutName,
   UnprocessableEntityError,
 } from './http/errors.ts';
-export { isRetryableError, RETRY_DEFAULTS, type RetryPolicyOptions, retryDelayMs } from './http/retry-policy.ts';
+export {
+  isRetryableError,
+  RETRY_DEFAULTS,
+  type RetryPolicyOptions,
+  retryDelayMs,
+  sleep as abortableSleep,
+} from './http/retry-policy.ts';
 export { sharedAgent, TIMEOUT_DEFAULTS, type TransportOptions } from './http/transport.ts';
 export { type AnthropicOptions, anthropic } from './models/anthropic.ts';
 export { configOf, PROCESSOR_CONFIG } from './models/config.ts';

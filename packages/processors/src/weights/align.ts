@@ -26,6 +26,7 @@ import {
   UnmatchedError,
   WeightsError,
 } from './errors.ts';
+import { syncDir } from './files.ts';
 import { jsonObjectOf, jsonTypeOf } from './json-parts.ts';
 import {
   decodeFloats,
@@ -641,15 +642,6 @@ async function replaceFolder(source: string, target: string): Promise<void> {
     throw error;
   }
   await rm(aside, { recursive: true, force: true });
-}
-
-async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r').catch(() => undefined);
-  if (!handle) return;
-  await handle
-    .sync()
-    .catch(() => {})
-    .finally(() => handle.close());
 }
 
 /** One unit of work: a block of one tensor, copied or modified. */

@@ -22,7 +22,9 @@ import {
 } from '@sluice/core';
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { z } from 'zod';
+import { sleep } from '../http/retry-policy.ts';
 import { FormatError } from './errors.ts';
+import { syncDir } from './files.ts';
 import { jsonObjectOf, jsonTypeOf } from './json-parts.ts';
 import { partialPath, readSafetensorsHeaderFrom } from './safetensors.ts';
 
@@ -213,22 +215,6 @@ function serverSha256(headers: Record<string, string | string[] | undefined>): s
 function strongEtag(headers: Record<string, string | string[] | undefined>): string | undefined {
   const value = header(headers, 'etag');
   return value && !value.startsWith('W/') ? value : undefined;
-}
-
-/** Sleeps `ms` with the global setTimeout (so fake timers drive it); rejects with `signal.reason` on abort. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((done, fail) => {
-    if (signal.aborted) return fail(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      fail(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      done();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 async function sha256OfFile(path: string, signal: AbortSignal): Promise<string> {
@@ -584,15 +570,6 @@ async function writeAll(handle: FileHandle, chunks: Buffer[], position: number):
     }
     list = rest;
   }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r').catch(() => undefined);
-  if (!handle) return;
-  await handle
-    .sync()
-    .catch(() => {})
-    .finally(() => handle.close());
 }
 
 /** Options of the `download` processor (API.md section 3), plus those of `downloadFile`. */

@@ -11,6 +11,7 @@ import {
   type APIErrorInit,
   APITimeoutError,
   AuthenticationError,
+  abortableSleep,
   BadRequestError,
   ConflictError,
   InternalServerError,
@@ -146,22 +147,6 @@ export function statusError(
   });
 }
 
-/** Resolves after `ms` (global setTimeout); rejects with `signal.reason` on abort, cleaning up either way. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 const timedOut = Symbol('timedOut');
 
 /**
@@ -195,7 +180,7 @@ export class RegistryTransport {
         if (call.signal?.aborted) throw call.signal.reason;
         if (!retryable || retry >= this.config.maxRetries || !isRetryableError(error)) throw error;
         const delay = retryDelayMs(retry, { headers: error instanceof APIError ? error.headers : undefined });
-        await sleep(delay, call.signal);
+        await abortableSleep(delay, call.signal);
       }
     }
   }
