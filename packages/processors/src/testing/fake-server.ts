@@ -5,8 +5,8 @@
 
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { splitIntoTokens } from '../models/tokens.ts';
+import { listenLoopback } from './loopback.ts';
 import {
   type EncodeOptions,
   encodeReply,
@@ -239,7 +239,6 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
   const { provider } = options;
   const dialect = options.dialect ?? 'openai';
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<Socket>();
   const requestWaiters: { count: number; resolve: (value: readonly RecordedRequest[]) => void }[] = [];
   const holdWaiters: ((request: RecordedRequest) => void)[] = [];
   const held: RecordedRequest[] = [];
@@ -445,24 +444,14 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       }
     });
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const origin = `http://${host}:${address.port}`;
+  const listener = await listenLoopback(server, options);
+  const { origin } = listener;
   const baseURL = provider === 'openai' ? `${origin}/v1` : origin;
 
   const close = async () => {
     released = true;
     for (const resolve of releaseHeld.splice(0)) resolve();
-    for (const socket of sockets) socket.destroy();
-    if (server.listening) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await listener.close();
   };
 
   return {
@@ -472,7 +461,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     url: baseURL,
     requests,
     get openConnections() {
-      return sockets.size;
+      return listener.openConnections;
     },
     waitForRequests(count: number) {
       if (requests.length >= count) return Promise.resolve(requests.slice());

@@ -8,6 +8,7 @@ export {
   type RecordedRequest,
   startFakeModelServer,
 } from './fake-server.ts';
+export { type LoopbackListener, listenLoopback } from './loopback.ts';
 export {
   type EncodeOptions,
   encodeReply,

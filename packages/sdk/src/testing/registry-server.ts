@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listenLoopback } from '@sluice/processors/testing';
 import type { AnyPackage, DownloadInfo, PackageKind, Receipt } from '../client/schemas.ts';
 import {
   type BaseModelSpec,
@@ -260,7 +260,6 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
   const purchases: Receipt[] = [];
   const tokens = new Map<string, Token>();
   const idempotency = new Map<string, { fingerprint: string; status: number; body: Receipt }>();
-  const sockets = new Set<Socket>();
   let holding: boolean | readonly string[] = options.holdDownloads ?? false;
   let held: (() => void)[] = [];
   let activeDownloads = 0;
@@ -606,15 +605,8 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
       });
     });
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  origin = `http://${host}:${address.port}`;
+  const listener = await listenLoopback(server, options);
+  origin = listener.origin;
 
   const releaseDownloads = () => {
     holding = false;
@@ -626,8 +618,7 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
   const close = () => {
     closing ??= (async () => {
       releaseDownloads();
-      for (const socket of sockets) socket.destroy();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
       if (ownDir) await rm(dir, { recursive: true, force: true });
     })();
     return closing;
