@@ -30,6 +30,11 @@ let STOPPED: DOMException | undefined;
 export class Stopper {
   aborted = false;
   reason: unknown = undefined;
+  /**
+   * Listeners the signal may have before Node warns of a leak (its default is 10); set for a part
+   * processor's stage, whose `fn` calls may each listen (one per part in flight). 0: no limit.
+   */
+  maxListeners: number | undefined = undefined;
   #controller: AbortController | undefined;
   #callbacks: ((reason: unknown) => void)[] | undefined;
 
@@ -37,6 +42,7 @@ export class Stopper {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
+      if (this.maxListeners !== undefined) setMaxListeners?.(this.maxListeners, this.#controller.signal);
       if (this.aborted) this.#controller.abort(this.reason);
     }
     return this.#controller.signal;
@@ -73,6 +79,18 @@ export class Stopper {
 }
 
 function noop(): void {}
+
+/**
+ * Node's `events.setMaxListeners`, where the runtime is Node (feature-detected, not imported: this
+ * package runs in browsers, Deno, Bun and edge runtimes too, where EventTarget has no such limit).
+ */
+const setMaxListeners = (() => {
+  const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const events = runtime?.getBuiltinModule?.('node:events') as
+    | { setMaxListeners?: (n: number, ...targets: EventTarget[]) => void }
+    | undefined;
+  return events?.setMaxListeners;
+})();
 
 /**
  * The state one call of a processor shares between its stages: the first failure, the abort

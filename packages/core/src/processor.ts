@@ -177,6 +177,11 @@ function runStages(
   for (let k = 0; k < stages.length; k++) {
     const stage = stages[k]!;
     const controller = controllers[k]!;
+    if (stage.kind === 'parts') {
+      // Each call in flight may listen to ctx.signal: room for all of them (Infinity: no limit).
+      const calls = stage.members.reduce((n, m) => n + m.concurrency, 0);
+      controller.maxListeners = Number.isFinite(calls) ? calls + 10 : 0;
+    }
     const ctx = run.context(controller);
     const source = upstream;
     const above = upstreamController;

@@ -212,4 +212,32 @@ describe('stopping a run', () => {
     ]);
     expect(spreadAborted()).toBe(true);
   });
+
+  it('a part processor may have a listener on ctx.signal per call in flight without a leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      let started = 0;
+      let allStarted!: () => void;
+      const all = new Promise<void>((resolve) => {
+        allStarted = resolve;
+      });
+      const listening = partProcessor(
+        async (p, ctx) => {
+          ctx.signal.addEventListener('abort', () => {});
+          if (++started === 16) allStarted();
+          await all;
+          return p;
+        },
+        { concurrency: 16 },
+      );
+      const out = await listening(Array.from({ length: 16 }, (_, i) => String(i))).gather();
+      expect(out).toHaveLength(16);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
 });

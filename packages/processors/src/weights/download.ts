@@ -4,7 +4,6 @@
 // .safetensors) header check out is fsynced and renamed to its final path.
 
 import { createHash, type Hash } from 'node:crypto';
-import { getMaxListeners, setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
@@ -767,9 +766,6 @@ export function download(options: DownloadOptions): PartProcessor {
               emit(ctx, state, `downloading ${p.filename}`);
             }
           };
-          // Each file in flight holds one abort listener on the run's signal (next to the default 10 of others):
-          // room for them all, so Node does not warn of a leak at a high maxConcurrency.
-          if (getMaxListeners(ctx.signal) < maxConcurrency + 10) setMaxListeners(maxConcurrency + 10, ctx.signal);
           shared = slot(() => downloadFile(request, options, ctx.signal, onProgress), ctx.signal);
           shared.catch(() => {});
           state.results.set(key, shared);
