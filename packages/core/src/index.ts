@@ -37,3 +37,4 @@ export {
 } from './processor.ts';
 export { PartStream } from './stream.ts';
 export { DEFAULT_HEARTBEAT_MS, readParts, sseResponse } from './web.ts';
+export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
