@@ -55,7 +55,11 @@ export function errorToJSON(error: unknown): ErrorJSON {
   for (const key of Object.keys(error)) {
     if (BASE_FIELDS.has(key)) continue;
     const value = fields[key];
-    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+    if (
+      typeof value === 'string' ||
+      typeof value === 'boolean' ||
+      (typeof value === 'number' && Number.isFinite(value))
+    ) {
       data ??= {};
       data[key] = value;
     }
@@ -65,7 +69,11 @@ export function errorToJSON(error: unknown): ErrorJSON {
 }
 
 /** What `errorFromJSON` returns: an `Error` with the original's name, message, code and hint. */
-export type RevivedError = Error & { readonly code?: string; readonly hint?: string; readonly [field: string]: unknown };
+export type RevivedError = Error & {
+  readonly code?: string;
+  readonly hint?: string;
+  readonly [field: string]: unknown;
+};
 
 /**
  * An error rebuilt from `errorToJSON`'s form: an `Error` whose `name`, `message`, `code`, `hint` and
@@ -74,7 +82,9 @@ export type RevivedError = Error & { readonly code?: string; readonly hint?: str
  */
 export function errorFromJSON(json: ErrorJSON): RevivedError {
   if (json === null || typeof json !== 'object' || typeof json.name !== 'string' || typeof json.message !== 'string') {
-    throw new TypeError('errorFromJSON: expected an object with string name and message (the form errorToJSON returns)');
+    throw new TypeError(
+      'errorFromJSON: expected an object with string name and message (the form errorToJSON returns)',
+    );
   }
   const error = new Error(json.message) as Error & Record<string, unknown>;
   error.name = json.name;

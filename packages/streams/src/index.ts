@@ -1,11 +1,11 @@
 export { onAbort, throwIfAborted } from './abort.ts';
 export { concat } from './concat.ts';
 export { endlessStream, type StreamContentOptions, streamContent } from './content.ts';
+export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from './errors.ts';
 export { Fifo } from './fifo.ts';
 export { gather } from './gather.ts';
 export { asIterableX, DEFAULT_HIGH_WATER_MARK, fromIterator, IterableStream } from './iterable.ts';
 export { type MergeOptions, merge } from './merge.ts';
-export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from './errors.ts';
 export { decodeNDJSON, encodeNDJSON, NDJSONError } from './ndjson.ts';
 export { AsyncQueue, dequeue, enqueue, QueueClosedError } from './queue.ts';
 export { type SplitOptions, split } from './split.ts';
