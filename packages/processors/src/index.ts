@@ -1,6 +1,3 @@
-// Models, transport and errors (issue 3).
-
-// Flow control and text (issue 3).
 export {
   type CacheOptions,
   type CacheStore,
@@ -13,9 +10,11 @@ export {
 export { createRateLimiter, RateLimiter, type RateLimitOptions, rateLimit } from './flow/rate-limit.ts';
 export { defaultShouldRetry, type RetryOptions, retry } from './flow/retry.ts';
 export { ProcessorTimeoutError, type TimeoutLimit, type TimeoutOptions, timeout } from './flow/timeout.ts';
+export { HTTP_DEFAULTS } from './http/defaults.ts';
 export {
   APIConnectionError,
   APIError,
+  type APIErrorCode,
   type APIErrorInit,
   APITimeoutError,
   AuthenticationError,
@@ -26,8 +25,10 @@ export {
   PermissionError,
   RateLimitError,
   type TimeoutName,
+  UnexpectedResponseError,
   UnprocessableEntityError,
 } from './http/errors.ts';
+export { type JSONRequest, type JSONRequestOptions, requestJSON } from './http/json.ts';
 export {
   isRetryableError,
   RETRY_DEFAULTS,
@@ -48,7 +49,6 @@ export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
 export { type SentencesOptions, sentences } from './text/sentences.ts';
 
-// Weights: safetensors, download, align (issue 4).
 export {
   type AlignmentChunk,
   AlignmentChunkSchema,

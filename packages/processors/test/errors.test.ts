@@ -55,7 +55,8 @@ describe('statusError', () => {
     expect(error).toMatchObject({
       status: 401,
       type: 'invalid_request_error',
-      code: 'invalid_api_key',
+      code: 'E_AUTH',
+      providerCode: 'invalid_api_key',
       requestId: 'req_42',
     });
     expect(error.hint).toContain('OPENAI_API_KEY');
@@ -82,7 +83,7 @@ describe('parseErrorBody', () => {
     expect(parseErrorBody([{ error: { code: 429, message: 'quota', status: 'RESOURCE_EXHAUSTED' } }])).toEqual({
       message: 'quota',
       type: 'RESOURCE_EXHAUSTED',
-      code: '429',
+      providerCode: '429',
       status: 429,
     });
     expect(parseErrorBody({ error: 'model "x" not found, try pulling it first' })).toEqual({
@@ -110,7 +111,8 @@ describe('mapTransportError', () => {
       expect(error).toBeInstanceOf(APITimeoutError);
       expect(error).toBeInstanceOf(APIConnectionError);
       expect(error.timeout).toBe(name);
-      expect(error.code).toBe(code);
+      expect(error.code).toBe('E_TIMEOUT');
+      expect(error.providerCode).toBe(code);
       expect(error.message).toContain(name);
       expect(error.message).toContain(ms);
     }

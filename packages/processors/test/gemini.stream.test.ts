@@ -72,7 +72,7 @@ describe('gemini request', () => {
       .gather()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitError);
-    expect(error).toMatchObject({ status: 429, type: 'RESOURCE_EXHAUSTED', code: '429' });
+    expect(error).toMatchObject({ status: 429, type: 'RESOURCE_EXHAUSTED', code: 'E_RATE_LIMIT', providerCode: '429' });
     expect(server.requests).toHaveLength(3);
   });
 });

@@ -151,7 +151,7 @@ describe('openai-compatible servers', () => {
       .gather()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestError);
-    expect(error).toMatchObject({ status: 400, code: '400', type: 'BadRequestError' });
+    expect(error).toMatchObject({ status: 400, providerCode: '400', type: 'BadRequestError' });
     expect((error as Error).message).toContain('max_tokens too large');
   });
 

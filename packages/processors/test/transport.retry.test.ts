@@ -176,7 +176,7 @@ it('retries a refused connection, then throws APIConnectionError with the socket
   });
   const result = await drain(runModel(call, undefined, (info) => retries.push(info)));
   expect(result.error).toBeInstanceOf(APIConnectionError);
-  expect((result.error as APIConnectionError).code).toBe('ECONNREFUSED');
+  expect((result.error as APIConnectionError).providerCode).toBe('ECONNREFUSED');
   expect((result.error as APIConnectionError).hint).toContain(`127.0.0.1:${port}`);
   expect(retries).toHaveLength(2);
 });

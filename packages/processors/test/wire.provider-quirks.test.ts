@@ -84,7 +84,7 @@ describe('openai chat completion chunks', () => {
     ]);
     expect(errorOf(await decode('openai', wire))).toEqual({
       type: 'error',
-      fields: { message: 'max_tokens is too large', type: 'BadRequestError', code: '400', status: 400 },
+      fields: { message: 'max_tokens is too large', type: 'BadRequestError', providerCode: '400', status: 400 },
     });
   });
 
@@ -107,7 +107,7 @@ describe('openai chat completion chunks', () => {
     expect(events[0]).toEqual({ type: 'text', text: 'Hi' });
     expect(errorOf(events)).toEqual({
       type: 'error',
-      fields: { message: 'Provider returned error', code: '502', status: 502 },
+      fields: { message: 'Provider returned error', providerCode: '502', status: 502 },
     });
   });
 
@@ -344,7 +344,7 @@ describe('gemini streamGenerateContent SSE', () => {
     );
     expect(errorOf(await decode('gemini', wire))).toEqual({
       type: 'error',
-      fields: { message: 'The model is overloaded.', type: 'UNAVAILABLE', code: '503', status: 503 },
+      fields: { message: 'The model is overloaded.', type: 'UNAVAILABLE', providerCode: '503', status: 503 },
     });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { statusError } from '../src/client/http.ts';
+import { statusError } from '../../processors/src/http/transport.ts';
+import { registryHint } from '../src/client/http.ts';
 import {
   APIConnectionError,
   APITimeoutError,
@@ -23,7 +24,8 @@ describe('registry authentication', () => {
     const auth = error as AuthenticationError;
     expect(auth.status).toBe(401);
     expect(auth.provider).toBe('registry');
-    expect(auth.code).toBe('invalid_api_key');
+    expect(auth.code).toBe('E_AUTH');
+    expect(auth.providerCode).toBe('invalid_api_key');
     expect(auth.requestId).toBe('req_0');
     expect(auth.hint).toMatch(/SLUICE_API_KEY/);
     expect(auth.message).not.toContain('wrong-key');
@@ -36,7 +38,13 @@ describe('registry authentication', () => {
     const body = JSON.stringify({
       error: { type: 'authentication_error', code: 'invalid_api_key', message: 'bad key sk-secret-1' },
     });
-    const error = statusError({ method: 'GET', path: '/vectors' }, 401, {}, body, 'sk-secret-1');
+    const request = {
+      url: 'http://127.0.0.1:1/v1/vectors',
+      provider: 'registry',
+      hints: registryHint,
+      secrets: ['sk-secret-1'],
+    };
+    const error = statusError(request, 401, {}, body);
     expect(error).toBeInstanceOf(AuthenticationError);
     expect(error.message).toContain('bad key [redacted]');
     expect(JSON.stringify(error.body)).not.toContain('sk-secret-1');
@@ -88,7 +96,7 @@ describe('registry transport', () => {
     const client = await clientOf(server, { timeoutMs: 100, maxRetries: 0 });
     const error = await client.marketplace.getPackage('vec-code').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(APITimeoutError);
-    expect((error as Error).message).toMatch(/timed out after 100 ms \(timeoutMs\)/);
+    expect((error as Error).message).toMatch(/timed out after 100 ms .*\(timeoutMs\)/);
   });
 
   it('a refused connection is APIConnectionError', async () => {

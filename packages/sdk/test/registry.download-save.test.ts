@@ -109,7 +109,7 @@ describe('vectors.download and save', () => {
     const receipt = await client.marketplace.purchase({ packageId: 'vec-code' });
     const error = await client.vectors.download(receipt.downloadToken).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(APIError);
-    expect(error).toMatchObject({ status: 410, code: 'download_token_expired' });
+    expect(error).toMatchObject({ status: 410, providerCode: 'download_token_expired' });
     expect((error as APIError).hint).toMatch(/purchase again/);
   });
 

@@ -66,7 +66,7 @@ describe('marketplace.purchase', () => {
     await client.marketplace.purchase({ packageId: 'vec-code', idempotencyKey: 'k1' });
     const error = await client.marketplace.purchase({ packageId: 'vec-pirate', idempotencyKey: 'k1' }).catch((e) => e);
     expect(error).toBeInstanceOf(UnprocessableEntityError);
-    expect(error.code).toBe('idempotency_key_reused');
+    expect(error.providerCode).toBe('idempotency_key_reused');
     expect(server.purchases).toHaveLength(1);
   });
 

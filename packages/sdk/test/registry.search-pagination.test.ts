@@ -110,7 +110,7 @@ describe('registry search with cursor pagination', () => {
       .firstPage()
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestError);
-    expect((error as BadRequestError).code).toBe('injected_fault');
+    expect((error as BadRequestError).providerCode).toBe('injected_fault');
     expect(server.requests).toHaveLength(1);
   });
 

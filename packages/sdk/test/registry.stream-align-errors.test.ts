@@ -39,7 +39,7 @@ describe('streamAlign errors', () => {
       }),
     );
     expect(error).toBeInstanceOf(AuthenticationError);
-    expect(error).toMatchObject({ status: 401, provider: 'registry', code: 'invalid_api_key' });
+    expect(error).toMatchObject({ status: 401, provider: 'registry', providerCode: 'invalid_api_key' });
     expect((error as AuthenticationError).hint).toMatch(/SLUICE_API_KEY/);
     expect(server.purchases).toHaveLength(0);
     expect(await filesIn(outDir)).toEqual([]);

@@ -4,19 +4,21 @@
 // never contain API keys: every string that reaches an error goes through
 // `redact` with the request's secrets.
 
+import { SluiceError } from '@sluice/streams';
+
 /** Fields shared by every transport error; all optional except `message`. */
 export interface APIErrorInit {
   /** HTTP status of the response, or the status a mid-stream error event stands for. */
   status?: number;
   /** The provider's error type, e.g. 'invalid_request_error', 'overloaded_error', 'RESOURCE_EXHAUSTED'. */
   type?: string;
-  /** The provider's error code (vLLM's integer codes become strings), or undici's code for connection errors. */
-  code?: string;
+  /** The provider's own error code ('rate_limit_exceeded'; vLLM's integer codes become strings), or undici's code for connection errors. */
+  providerCode?: string;
   /** The request id the provider returned (`x-request-id`, `request-id`, ...), for support tickets. */
   requestId?: string;
   /** What to do about it. */
   hint?: string;
-  /** Which provider answered: 'openai', 'anthropic', 'ollama', 'gemini', ... */
+  /** Which provider answered: 'openai', 'anthropic', 'ollama', 'gemini', 'registry', ... */
   provider?: string;
   /** The parsed error body (redacted). */
   body?: unknown;
@@ -25,29 +27,44 @@ export interface APIErrorInit {
   cause?: unknown;
 }
 
+/** The stable `code` of each HTTP error class (see the error table in the processors README). */
+export type APIErrorCode =
+  | 'E_API'
+  | 'E_BAD_REQUEST'
+  | 'E_AUTH'
+  | 'E_PERMISSION'
+  | 'E_NOT_FOUND'
+  | 'E_REQUEST_CONFLICT'
+  | 'E_UNPROCESSABLE'
+  | 'E_RATE_LIMIT'
+  | 'E_SERVER'
+  | 'E_CONNECTION'
+  | 'E_TIMEOUT'
+  | 'E_BAD_RESPONSE';
+
 /**
- * Base class of every error the model processors throw for a failed request
- * or a failed stream. `instanceof` a subclass tells the kind; `status`,
- * `type`, `code` and `requestId` come from the provider when it sent them.
+ * Base class of every error of an HTTP call (models, the registry, downloads' status errors).
+ * `instanceof` a subclass, or `code`, tells the kind; `status`, `type`, `providerCode` and
+ * `requestId` come from the provider when it sent them.
  */
-export class APIError extends Error {
+export class APIError extends SluiceError {
   override name = 'APIError';
+  declare readonly code: APIErrorCode;
   readonly status: number | undefined;
   readonly type: string | undefined;
-  readonly code: string | undefined;
+  /** The provider's own error code, e.g. 'rate_limit_exceeded', 'invalid_api_key' (`code` is Sluice's). */
+  readonly providerCode: string | undefined;
   readonly requestId: string | undefined;
-  readonly hint: string | undefined;
   readonly provider: string | undefined;
   readonly body: unknown;
   readonly headers: Record<string, string> | undefined;
 
-  constructor(message: string, init: APIErrorInit = {}) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+  constructor(message: string, init: APIErrorInit = {}, code: APIErrorCode = 'E_API') {
+    super(code, message, { hint: init.hint, cause: init.cause });
     this.status = init.status;
     this.type = init.type;
-    this.code = init.code;
+    this.providerCode = init.providerCode;
     this.requestId = init.requestId;
-    this.hint = init.hint;
     this.provider = init.provider;
     this.body = init.body;
     this.headers = init.headers;
@@ -57,59 +74,94 @@ export class APIError extends Error {
 /** 400: the request was malformed or rejected by validation. Not retried. */
 export class BadRequestError extends APIError {
   override name = 'BadRequestError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_BAD_REQUEST');
+  }
 }
 
 /** 401: missing or wrong API key. Not retried. */
 export class AuthenticationError extends APIError {
   override name = 'AuthenticationError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_AUTH');
+  }
 }
 
 /** 403: the key is valid but not allowed to do this. Not retried. */
 export class PermissionError extends APIError {
   override name = 'PermissionError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_PERMISSION');
+  }
 }
 
-/** 404: wrong model name or wrong baseURL. Not retried. */
+/** 404: wrong model name, wrong id or wrong baseURL. Not retried. */
 export class NotFoundError extends APIError {
   override name = 'NotFoundError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_NOT_FOUND');
+  }
 }
 
-/** 409: a conflicting request (lock timeout); retried. */
+/** 409: a conflicting request (lock timeout, an Idempotency-Key in flight); retried. */
 export class ConflictError extends APIError {
   override name = 'ConflictError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_REQUEST_CONFLICT');
+  }
 }
 
 /** 422: the request was understood but cannot be processed. Not retried. */
 export class UnprocessableEntityError extends APIError {
   override name = 'UnprocessableEntityError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_UNPROCESSABLE');
+  }
 }
 
 /** 429: rate limited or out of quota; retried honouring `retry-after`. */
 export class RateLimitError extends APIError {
   override name = 'RateLimitError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_RATE_LIMIT');
+  }
 }
 
 /** 5xx (and Anthropic's 529 overloaded): the provider failed; retried. */
 export class InternalServerError extends APIError {
   override name = 'InternalServerError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_SERVER');
+  }
 }
 
 /** The request never got a response: refused, reset, DNS, TLS, or the connection dropped mid-stream. Retried before the stream starts. */
 export class APIConnectionError extends APIError {
   override name = 'APIConnectionError';
+  constructor(message: string, init: APIErrorInit = {}, code: APIErrorCode = 'E_CONNECTION') {
+    super(message, init, code);
+  }
 }
 
-/** Which named timeout fired. */
-export type TimeoutName = 'connectTimeoutMs' | 'headersTimeoutMs' | 'idleTimeoutMs';
+/** Which named timeout fired (see HTTP_DEFAULTS). */
+export type TimeoutName = 'connectTimeoutMs' | 'headersTimeoutMs' | 'idleTimeoutMs' | 'timeoutMs' | 'stallTimeoutMs';
 
-/** A named timeout fired: connect, time to response headers, or idle time between stream chunks. */
+/** A named timeout fired: connect, time to response headers, idle time between stream chunks, or a whole request. */
 export class APITimeoutError extends APIConnectionError {
   override name = 'APITimeoutError';
   /** The option that bounded the wait, e.g. 'idleTimeoutMs'. */
   readonly timeout: TimeoutName | undefined;
   constructor(message: string, init: APIErrorInit & { timeout?: TimeoutName } = {}) {
-    super(message, init);
+    super(message, init, 'E_TIMEOUT');
     this.timeout = init.timeout;
+  }
+}
+
+/** A 2xx response that is not what the protocol promises (not JSON, a body failing its schema, invalid stream JSON). Not retried. */
+export class UnexpectedResponseError extends APIError {
+  override name = 'UnexpectedResponseError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_BAD_RESPONSE');
   }
 }
 
@@ -181,7 +233,7 @@ export function hintFor(
 }
 
 /** Picks the error class for an HTTP status (or the status a stream error event maps to). */
-export function errorClassFor(status: number | undefined): typeof APIError {
+export function errorClassFor(status: number | undefined): new (message: string, init?: APIErrorInit) => APIError {
   if (status === undefined) return APIError;
   if (status === 400) return BadRequestError;
   if (status === 401) return AuthenticationError;
@@ -204,7 +256,7 @@ export function makeStatusError(status: number | undefined, message: string, ini
 export interface ErrorBodyFields {
   message?: string;
   type?: string;
-  code?: string;
+  providerCode?: string;
   status?: number;
   requestId?: string;
 }
@@ -237,9 +289,9 @@ export function parseErrorBody(body: unknown): ErrorBodyFields {
   const type =
     typeof error.type === 'string' ? error.type : typeof error.status === 'string' ? error.status : undefined;
   if (type !== undefined) out.type = type;
-  if (typeof error.code === 'string') out.code = error.code;
+  if (typeof error.code === 'string') out.providerCode = error.code;
   if (typeof error.code === 'number') {
-    out.code = String(error.code);
+    out.providerCode = String(error.code);
     if (error.code >= 400 && error.code < 600) out.status = error.code;
   }
   return out;

@@ -4,27 +4,27 @@
 // connection errors, 408, 409, 429 and 5xx (529 included), obey
 // `x-should-retry`, honour `retry-after-ms` / `retry-after` when it asks for
 // less than a minute, otherwise exponential backoff 0.5 s doubling to 8 s
-// with up to 25 % jitter. 400/401/403/404 are never retried.
+// with up to 25 % jitter. 400/401/403/404 are never retried. Every default
+// is in ./defaults.ts.
 
+import { HTTP_DEFAULTS } from './defaults.ts';
 import { APIConnectionError, APIError, InternalServerError, RateLimitError } from './errors.ts';
 
-/** Defaults of the retry policy. */
+/** Defaults of the retry policy (a view of HTTP_DEFAULTS). */
 export const RETRY_DEFAULTS = {
-  /** Retries after the first attempt. */
-  maxRetries: 2,
-  /** First backoff delay (before jitter). */
-  initialRetryDelayMs: 500,
-  /** Backoff cap. */
-  maxRetryDelayMs: 8000,
-  /** A server-requested wait longer than this is ignored in favour of the backoff. */
-  maxRetryAfterMs: 60_000,
+  maxRetries: HTTP_DEFAULTS.maxRetries,
+  initialRetryDelayMs: HTTP_DEFAULTS.initialRetryDelayMs,
+  maxRetryDelayMs: HTTP_DEFAULTS.maxRetryDelayMs,
+  ignoreRetryAfterAboveMs: HTTP_DEFAULTS.ignoreRetryAfterAboveMs,
 } as const;
 
-/** The knobs of the policy; every field has a default in `RETRY_DEFAULTS`. */
+/** The knobs of the policy; every field has a default in `HTTP_DEFAULTS`. */
 export interface RetryPolicyOptions {
   maxRetries?: number;
   initialRetryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /** A server-requested wait longer than this is ignored in favour of the backoff. */
+  ignoreRetryAfterAboveMs?: number;
 }
 
 const neverRetried = new Set([400, 401, 403, 404]);
@@ -73,7 +73,7 @@ export function retryAfterMs(
 
 /**
  * The wait before retry number `retry` (0 for the first retry): the server's
- * request when it is between 0 and `maxRetryAfterMs`, else
+ * request when it is between 0 and `ignoreRetryAfterAboveMs`, else
  * `min(initial * 2^retry, max)` reduced by up to 25 % jitter.
  */
 export function retryDelayMs(
@@ -81,7 +81,8 @@ export function retryDelayMs(
   options: RetryPolicyOptions & { headers?: Readonly<Record<string, string | undefined>>; random?: () => number } = {},
 ): number {
   const asked = retryAfterMs(options.headers);
-  if (asked !== undefined && asked >= 0 && asked < RETRY_DEFAULTS.maxRetryAfterMs) return asked;
+  const ignoreAbove = options.ignoreRetryAfterAboveMs ?? HTTP_DEFAULTS.ignoreRetryAfterAboveMs;
+  if (asked !== undefined && asked >= 0 && asked < ignoreAbove) return asked;
   const initial = options.initialRetryDelayMs ?? RETRY_DEFAULTS.initialRetryDelayMs;
   const max = options.maxRetryDelayMs ?? RETRY_DEFAULTS.maxRetryDelayMs;
   const base = Math.min(initial * 2 ** retry, max);

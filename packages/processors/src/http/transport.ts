@@ -1,10 +1,13 @@
-// The one HTTP transport under every model processor: undici `request` on a
-// pooled keep-alive `Agent`, three named timeouts, failures mapped to the
-// typed errors of ./errors.ts, and a body that closes its socket the moment
-// the reader stops. Retries live one level up (see ../models/run.ts), so that
-// an error event arriving before the first token is retried like a 5xx.
+// The one place that sends HTTP requests: undici `request` on a pooled
+// keep-alive `Agent`, named timeouts, failures mapped to the typed errors of
+// ./errors.ts, and a body that closes its socket the moment the reader stops.
+// Streaming model calls use `openStream` (their retries live in
+// ../models/run.ts, so that an error event before the first token is retried
+// like a 5xx); JSON calls use ./json.ts and Range downloads ./range.ts, both
+// built on this file.
 
 import { Agent, type Dispatcher, request } from 'undici';
+import { HTTP_DEFAULTS } from './defaults.ts';
 import {
   APIConnectionError,
   APIError,
@@ -18,14 +21,11 @@ import {
 } from './errors.ts';
 import type { RetryPolicyOptions } from './retry-policy.ts';
 
-/** Defaults of the named timeouts, in milliseconds. */
+/** The named timeouts of a streaming request (a view of HTTP_DEFAULTS). */
 export const TIMEOUT_DEFAULTS = {
-  /** TCP (and TLS) connect. */
-  connectTimeoutMs: 10_000,
-  /** From sending the request to the response headers (a long prompt may take a while to start). */
-  headersTimeoutMs: 120_000,
-  /** Between two chunks of the response body: a stalled stream fails instead of hanging. */
-  idleTimeoutMs: 60_000,
+  connectTimeoutMs: HTTP_DEFAULTS.connectTimeoutMs,
+  headersTimeoutMs: HTTP_DEFAULTS.headersTimeoutMs,
+  idleTimeoutMs: HTTP_DEFAULTS.idleTimeoutMs,
 } as const;
 
 /** Options every model processor accepts for its transport. */
@@ -40,14 +40,19 @@ export interface TransportOptions extends RetryPolicyOptions {
   dispatcher?: Dispatcher;
 }
 
-/** One HTTP request of a model processor. */
+/** One HTTP request. */
 export interface HTTPRequest {
   url: string;
-  method?: 'GET' | 'POST';
+  /** Default 'POST'. */
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   headers?: Record<string, string>;
   body?: string;
-  /** Provider name used in messages and hints. */
+  /** Provider name used in messages and hints ('openai', 'registry', 'download', ...). */
   provider: string;
+  /** What the request was, named in messages after the provider, e.g. 'GET /vectors'. */
+  label?: string;
+  /** The hint for a failed status; default the model providers' hints (`hintFor`). */
+  hints?: (status: number) => string | undefined;
   /** The environment variable the key came from, named by a 401's hint ('' for none; default the provider's). */
   apiKeyEnv?: string;
   /** Strings (API keys) that must never appear in an error. */
@@ -105,7 +110,8 @@ export function sharedAgent(connectTimeoutMs: number = TIMEOUT_DEFAULTS.connectT
 
 const requestIdHeaders = ['x-request-id', 'request-id', 'x-goog-request-id', 'x-generation-id'];
 
-function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+/** undici's raw headers as one lower-case string per name (repeated headers joined with ', '). */
+export function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
@@ -113,7 +119,8 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
   return out;
 }
 
-function requestIdOf(headers: Record<string, string>): string | undefined {
+/** The request id a response carries, from the first of the usual headers that is set. */
+export function requestIdOf(headers: Record<string, string>): string | undefined {
   for (const name of requestIdHeaders) if (headers[name]) return headers[name];
   return undefined;
 }
@@ -124,11 +131,29 @@ const timeoutByCode: Record<string, TimeoutName> = {
   UND_ERR_BODY_TIMEOUT: 'idleTimeoutMs',
 };
 
-const codeByTimeout: Record<TimeoutName, string> = {
+const codeByTimeout: Partial<Record<TimeoutName, string>> = {
   connectTimeoutMs: 'UND_ERR_CONNECT_TIMEOUT',
   headersTimeoutMs: 'UND_ERR_HEADERS_TIMEOUT',
   idleTimeoutMs: 'UND_ERR_BODY_TIMEOUT',
 };
+
+/** The error a named timeout of `req` raises (our own timers use it as their abort reason). */
+export function timeoutError(
+  req: HTTPRequest,
+  timeout: TimeoutName,
+  timeouts: Partial<Record<TimeoutName, number>>,
+  requestId?: string,
+): unknown {
+  return mapTransportError(
+    Object.assign(new Error(`${timeout} elapsed`), { code: codeByTimeout[timeout] ?? timeout }),
+    {
+      request: req,
+      timeouts,
+      requestId,
+      timeout,
+    },
+  );
+}
 
 // undici's own headers/body timers have ~1 s resolution; they only back ours up.
 const backstopMs = 1000;
@@ -143,8 +168,10 @@ export function mapTransportError(
   context: {
     request: HTTPRequest;
     signal?: AbortSignal;
-    timeouts: Required<Omit<TransportOptions, 'dispatcher' | keyof RetryPolicyOptions>>;
+    timeouts: Partial<Record<TimeoutName, number>>;
     requestId?: string;
+    /** The named timeout that fired, when our own timer raised `error`. */
+    timeout?: TimeoutName;
   },
 ): unknown {
   if (context.signal?.aborted) return context.signal.reason;
@@ -154,7 +181,8 @@ export function mapTransportError(
   const code = (error as { code?: unknown } | null)?.code;
   const codeText = typeof code === 'string' ? code : undefined;
   const origin = safeOrigin(req.url);
-  const timeout = codeText ? timeoutByCode[codeText] : undefined;
+  const timeout = context.timeout ?? (codeText ? timeoutByCode[codeText] : undefined);
+  const who = req.label ? `${req.provider}: ${req.label}` : req.provider;
   if (timeout) {
     const ms = context.timeouts[timeout];
     const what =
@@ -162,10 +190,14 @@ export function mapTransportError(
         ? `connecting to ${origin}`
         : timeout === 'headersTimeoutMs'
           ? `waiting for the response headers of ${origin}`
-          : `waiting for the next chunk of the ${req.provider} stream`;
-    return new APITimeoutError(redactText(`${req.provider}: timed out after ${ms} ms ${what} (${timeout})`, secrets), {
+          : timeout === 'idleTimeoutMs'
+            ? `waiting for the next chunk of the ${req.provider} stream`
+            : timeout === 'stallTimeoutMs'
+              ? `waiting for the next byte from ${origin}`
+              : `waiting for the whole response of ${origin}`;
+    return new APITimeoutError(redactText(`${who}: timed out after ${ms} ms ${what} (${timeout})`, secrets), {
       timeout,
-      code: codeText,
+      providerCode: codeByTimeout[timeout] ?? codeText,
       provider: req.provider,
       requestId: context.requestId,
       hint: `raise the ${timeout} option if the server is just slow, or check that it is running`,
@@ -174,12 +206,9 @@ export function mapTransportError(
   }
   const detail = error instanceof Error ? error.message : String(error);
   return new APIConnectionError(
-    redactText(
-      `${req.provider}: connection to ${origin} failed${codeText ? ` (${codeText})` : ''}: ${detail}`,
-      secrets,
-    ),
+    redactText(`${who}: connection to ${origin} failed${codeText ? ` (${codeText})` : ''}: ${detail}`, secrets),
     {
-      code: codeText,
+      providerCode: codeText,
       provider: req.provider,
       requestId: context.requestId,
       hint: `check that the server at ${origin} is running and reachable, and the baseURL`,
@@ -198,7 +227,8 @@ function safeOrigin(url: string): string {
 
 const maxErrorBodyBytes = 64 * 1024;
 
-async function readErrorBody(body: AsyncIterable<Uint8Array>): Promise<string> {
+/** The first 64 KiB of an error response's body, as text. */
+export async function readErrorBody(body: AsyncIterable<Uint8Array>): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -221,16 +251,21 @@ export function statusError(req: HTTPRequest, status: number, headers: Record<st
   const fields = parseErrorBody(body);
   const requestId = requestIdOf(headers) ?? fields.requestId;
   const found = fields.message ?? (text.trim().slice(0, 500) || 'no error message in the response');
-  const hint = hintFor(status, req.provider, req.apiKeyEnv);
+  const hint = req.hints ? req.hints(status) : hintFor(status, req.provider, req.apiKeyEnv);
+  const who = req.label ? `${req.provider}: ${req.label}` : req.provider;
+  // The provider's code names the failure more precisely than its type, unless it is only a number.
+  const named =
+    fields.providerCode !== undefined && !/^\d+$/.test(fields.providerCode) ? fields.providerCode : undefined;
+  const kind = named ?? fields.type;
   const message = redactText(
-    `${req.provider}: HTTP ${status}${fields.type ? ` ${fields.type}` : ''}: ${found}${hint ? ` (${hint})` : ''}${
+    `${who}: HTTP ${status}${kind ? ` ${kind}` : ''}: ${found}${hint ? ` (${hint})` : ''}${
       requestId ? ` [request id ${requestId}]` : ''
     }`,
     secrets,
   );
   return makeStatusError(status, message, {
     type: fields.type,
-    code: fields.code,
+    providerCode: fields.providerCode,
     requestId,
     provider: req.provider,
     hint,
@@ -268,15 +303,11 @@ export async function openStream(
     const cause = controller.signal.aborted && !signal?.aborted ? controller.signal.reason : error;
     return mapTransportError(cause, { request: req, signal, timeouts, requestId });
   };
-  const timeoutError = (timeout: TimeoutName, requestId?: string) =>
-    mapTransportError(Object.assign(new Error(`${timeout} elapsed`), { code: codeByTimeout[timeout] }), {
-      request: req,
-      timeouts,
-      requestId,
-    });
-
   let response: Dispatcher.ResponseData;
-  const headersTimer = setTimeout(() => controller.abort(timeoutError('headersTimeoutMs')), timeouts.headersTimeoutMs);
+  const headersTimer = setTimeout(
+    () => controller.abort(timeoutError(req, 'headersTimeoutMs', timeouts)),
+    timeouts.headersTimeoutMs,
+  );
   try {
     response = await request(req.url, {
       method: req.method ?? 'POST',
@@ -316,7 +347,7 @@ export async function openStream(
       if (!body.destroyed) body.destroy();
     }
   };
-  const onIdle = () => controller.abort(timeoutError('idleTimeoutMs', requestId));
+  const onIdle = () => controller.abort(timeoutError(req, 'idleTimeoutMs', timeouts, requestId));
   async function* chunks(): AsyncGenerator<Uint8Array> {
     const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     try {

@@ -15,6 +15,7 @@ import {
   redact,
   redactText,
   statusForErrorType,
+  UnexpectedResponseError,
 } from '../http/errors.ts';
 import { isRetryableError, RETRY_DEFAULTS, retryDelayMs, sleep } from '../http/retry-policy.ts';
 import { type HTTPRequest, type HTTPStream, openStream, secretsOf, type TransportOptions } from '../http/transport.ts';
@@ -111,7 +112,7 @@ export function streamEventError(
   }${context.requestId ? ` [request id ${context.requestId}]` : ''}`;
   const init = {
     type: fields.type,
-    code: fields.code,
+    providerCode: fields.providerCode,
     requestId: context.requestId ?? fields.requestId,
     provider,
     body: redact(fields, secrets),
@@ -136,13 +137,10 @@ interface Frame {
 
 function invalidJSON(provider: string, text: string, secrets: readonly string[]): APIError {
   const quoted = text.length > 200 ? `${text.slice(0, 200)}...` : text;
-  return makeStatusError(
-    undefined,
-    redactText(`${provider}: the stream sent invalid JSON: ${JSON.stringify(quoted)}`, secrets),
-    {
-      provider,
-      hint: 'the server does not speak this provider format; check the baseURL and the processor',
-    },
+  const hint = 'the server does not speak this provider format; check the baseURL and the processor';
+  return new UnexpectedResponseError(
+    redactText(`${provider}: the stream sent invalid JSON: ${JSON.stringify(quoted)} (${hint})`, secrets),
+    { provider, hint },
   );
 }
 
