@@ -163,6 +163,16 @@ export class Run {
   }
   #status: Context['status'] | undefined;
   #debug: Context['debug'] | undefined;
+  #state: WeakMap<object, unknown> | undefined;
+
+  /** @internal Per-run state of `runState`. */
+  state<T>(key: object, create: () => T): T {
+    const map = (this.#state ??= new WeakMap());
+    if (map.has(key)) return map.get(key) as T;
+    const value = create();
+    map.set(key, value);
+    return value;
+  }
 
   #notify(): void {
     this.onSide?.();
@@ -170,6 +180,19 @@ export class Run {
 }
 
 const RUN = Symbol('sluice.run');
+
+/**
+ * State that one run of a processor keeps across its parts: the value `create()` made the first
+ * time this run asked for `key`, the same object for every part and every stage of the run, and
+ * never shared with another run. `key` is any object the processor owns (one per processor, so two
+ * processors in one chain keep apart). Inside `parallel` and `catchErrors` each part is a run of
+ * its own. Throws `TypeError` for a context that no run made.
+ */
+export function runState<T>(ctx: Context, key: object, create: () => T): T {
+  const run = runOf(ctx);
+  if (!run) throw new TypeError('runState: ctx is not the context of a Sluice run; pass the ctx your fn was given');
+  return run.state(key, create);
+}
 
 /** @internal The run a context belongs to. */
 export function runOf(ctx: Context): Run | undefined {

@@ -23,6 +23,8 @@ export interface PartMember {
    * only when the consumer asks for it (no read-ahead).
    */
   readonly lazy?: boolean;
+  /** Called once when no more parts will reach this member in this run (see `partProcessor`). */
+  readonly onInputEnd?: (ctx: Context) => void;
 }
 
 /**
@@ -98,6 +100,30 @@ export async function* runFused(
   /** The node the consumer is reading: the only one whose producer waits for it (no deadlock). */
   let current: OutputNode = root;
   const paused = new Set<OutputNode>();
+  // "Input ended" hooks: member k's input has ended once the stage's input has, and every member
+  // before k is idle (no call running, waiting for a slot, or waiting for the consumer to start it).
+  const endHooks = members.some((m) => m.onInputEnd !== undefined);
+  const lazyPending = endHooks ? members.map(() => 0) : [];
+  let endsFired = 0;
+  const checkEnds = () => {
+    if (!inputDone || stopped) return;
+    while (endsFired < count) {
+      const before = endsFired - 1;
+      if (before >= 0) {
+        const slot = slots[before]!;
+        if (slot.active > 0 || slot.waiters.length > 0 || lazyPending[before]! > 0) return;
+      }
+      const hook = members[endsFired++]!.onInputEnd;
+      if (hook) {
+        try {
+          hook(ctx);
+        } catch (error) {
+          fail(error);
+          return;
+        }
+      }
+    }
+  };
 
   const notify = () => {
     const resolve = wake;
@@ -125,6 +151,7 @@ export async function* runFused(
       const waiter = slot.waiters.shift();
       if (!waiter) {
         slot.active--;
+        if (endHooks) checkEnds();
         return;
       }
       if (stopped) {
@@ -316,7 +343,9 @@ export async function* runFused(
    */
   const onDemand = (p: Part, k: number): OutputNode => {
     const node = new OutputNode();
+    if (endHooks) lazyPending[k]!++;
     node.demand = () => {
+      if (endHooks) lazyPending[k]!--;
       if (stopped) return;
       const slot = slots[k]!;
       if (slot.active >= slot.limit) {
@@ -364,6 +393,7 @@ export async function* runFused(
         }
         if (result.done) {
           inputDone = true;
+          if (endHooks) checkEnds();
           break;
         }
         if (stopped) break;

@@ -141,6 +141,13 @@ export function partProcessor(
      * part are read ahead).
      */
     lazy?: boolean;
+    /**
+     * Called once per run, with the run's context, when no more parts will reach `fn` in that run:
+     * the input has ended and every earlier member of the chain is done with its parts. Calls of
+     * `fn` still running go on; `ctx.status()` still reaches the output. Not called when the run
+     * stops early. Inside `parallel` and `catchErrors`, each part is a run of its own.
+     */
+    onInputEnd?: (ctx: Context) => void;
   } = {},
 ): PartProcessor {
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -148,7 +155,14 @@ export function partProcessor(
     throw new RangeError(`partProcessor: concurrency must be an integer >= 1, got ${String(options.concurrency)}`);
   }
   const name = options.name ?? (fn.name || 'partProcessor');
-  const member: PartMember = { name, fn, match: options.match ?? matchAll, concurrency, lazy: options.lazy ?? false };
+  const member: PartMember = {
+    name,
+    fn,
+    match: options.match ?? matchAll,
+    concurrency,
+    lazy: options.lazy ?? false,
+    ...(options.onInputEnd ? { onInputEnd: options.onInputEnd } : {}),
+  };
   return makeProcessor([{ kind: 'parts', members: [member] }], name) as PartProcessor;
 }
 
