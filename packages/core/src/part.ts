@@ -1,3 +1,4 @@
+import { SluiceError } from '@sluice/streams';
 import { z } from 'zod';
 import { fromBase64, toBase64 } from './base64.ts';
 
@@ -152,6 +153,74 @@ export function jsonPart(value: unknown, init?: PartInit & { type?: string }): P
   return part(json, { ...rest, mimetype: type ? `application/json; type=${type}` : 'application/json' });
 }
 
+/**
+ * The `type=` parameter of a JSON mimetype ('' when it has none, quotes removed), or undefined for
+ * a mimetype that is not 'application/json'. `jsonTypeOf('application/json; type=DownloadResult')`
+ * is 'DownloadResult'; 'type=DownloadResultX' is 'DownloadResultX', never a match for it.
+ */
+export function jsonTypeOf(mimetype: string): string | undefined {
+  const semicolon = mimetype.indexOf(';');
+  const essence = (semicolon < 0 ? mimetype : mimetype.slice(0, semicolon)).trim().toLowerCase();
+  if (essence !== 'application/json') return undefined;
+  if (semicolon < 0) return '';
+  for (const param of mimetype.slice(semicolon + 1).split(';')) {
+    const eq = param.indexOf('=');
+    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'type') continue;
+    return param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
+  }
+  return '';
+}
+
+/** A typed JSON part kind declared once: its mimetype, a maker, a test and a validating reader. */
+export interface JSONPartType<T> {
+  /** The `type=` name, e.g. 'DownloadResult'. */
+  readonly type: string;
+  /** 'application/json; type=<type>'. */
+  readonly mimetype: string;
+  readonly schema: z.ZodType<T>;
+  /** A part of this type holding `value` (validated first: a value the schema refuses throws `PartError`). */
+  make(value: T, init?: PartInit): Part;
+  /** True when the part's mimetype is exactly this JSON type (any other type, or none, is false). */
+  is(part: Part): boolean;
+  /** The part's value, validated; throws `PartError` for a part of another type or a value the schema refuses. */
+  read(part: Part): T;
+}
+
+/**
+ * Declares a typed JSON part kind once, e.g. `const DownloadResultPart = jsonPartType('DownloadResult',
+ * DownloadResultSchema)`, so every producer makes it and every consumer tests and reads it the same
+ * way (`DownloadResultPart.is(p)`, `DownloadResultPart.read(p)`). The schema is the one source of
+ * truth for the type.
+ */
+export function jsonPartType<T>(type: string, schema: z.ZodType<T>): JSONPartType<T> {
+  if (!/^[A-Za-z][\w.-]*$/.test(type)) {
+    throw new TypeError(`jsonPartType: type must be a name of letters, digits, '_', '.', '-', got ${JSON.stringify(type)}`);
+  }
+  const mimetype = `application/json; type=${type}`;
+  const is = (p: Part) => p.mimetype === mimetype || jsonTypeOf(p.mimetype) === type;
+  return {
+    type,
+    mimetype,
+    schema,
+    make(value, init) {
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) {
+        const paths = parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
+        throw new PartError(`${type}: the value does not match the schema (at ${paths})`, parsed.error.issues);
+      }
+      return jsonPart(value, { ...init, type });
+    },
+    is,
+    read(p) {
+      if (!is(p)) throw new PartError(`${type}: expected a part of mimetype ${mimetype}, got ${p.mimetype}`);
+      return readJSON(p, schema);
+    },
+  };
+}
+
 /** A part on the 'status' substream (progress, usage): bypasses processors to the output. */
 export function statusPart(text: string, init?: PartInit): Part {
   return part(text, { ...init, substream: init?.substream ?? 'status' });
@@ -195,12 +264,12 @@ export function asText(parts: Iterable<Part>, options: { substream?: string } = 
 }
 
 /** A part's content is not what a schema expects. `issues` holds the zod issues. */
-export class PartError extends Error {
+export class PartError extends SluiceError {
   override name = 'PartError';
-  readonly code = 'E_PART';
+  declare readonly code: 'E_PART';
   readonly issues: z.core.$ZodIssue[];
   constructor(message: string, issues: z.core.$ZodIssue[] = [], options?: ErrorOptions) {
-    super(message, options);
+    super('E_PART', message, options?.cause === undefined ? {} : { cause: options.cause });
     this.issues = issues;
   }
 }
