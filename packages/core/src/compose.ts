@@ -1,4 +1,4 @@
-import { concat, merge, split } from '@sluice/streams';
+import { concat, merge, Semaphore, split } from '@sluice/streams';
 import { type Context, linkAbort, runOf, stoppedReason } from './context.ts';
 import type { PartMember, PartResult } from './engine.ts';
 import { EXCEPTION_MIMETYPE, exceptionPart, type Part, type PartLike } from './part.ts';
@@ -17,25 +17,6 @@ import {
 /** Options for a run started by a processor for part of its work: stops with it, reports into it. */
 function nested(ctx: Context): RunOptions {
   return { signal: ctx.signal, [PARENT_RUN]: runOf(ctx) } as RunOptions;
-}
-
-/** A FIFO semaphore: `acquire()` resolves when one of `limit` slots is free. */
-class Semaphore {
-  #active = 0;
-  readonly #waiters: (() => void)[] = [];
-  constructor(readonly limit: number) {}
-  acquire(): Promise<void> | undefined {
-    if (this.#active < this.limit) {
-      this.#active++;
-      return undefined;
-    }
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next();
-    else this.#active--;
-  }
 }
 
 import type { PartStream } from './stream.ts';

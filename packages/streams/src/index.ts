@@ -8,6 +8,7 @@ export { asIterableX, DEFAULT_HIGH_WATER_MARK, fromIterator, IterableStream } fr
 export { type MergeOptions, merge } from './merge.ts';
 export { decodeNDJSON, encodeNDJSON, NDJSONError } from './ndjson.ts';
 export { AsyncQueue, dequeue, enqueue, QueueClosedError } from './queue.ts';
+export { Semaphore } from './semaphore.ts';
 export { type SplitOptions, split } from './split.ts';
 export { decodeSSE, encodeSSE, formatSSE, type SSEEvent, SSEParser } from './sse.ts';
 export { decodeText } from './text.ts';
