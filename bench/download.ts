@@ -21,7 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { jsonPart } from '@sluice/core';
 import { Agent, request } from 'undici';
-import { download } from '../packages/processors/src/weights/download.ts';
+import { download } from '../packages/processors/src/download/index.ts';
 import { check, compare, envInt, fmt, isMain, machine, ratio, report, type Subject } from './harness.ts';
 
 const MiB = 1024 * 1024;

@@ -197,7 +197,9 @@ export interface JSONPartType<T> {
  */
 export function jsonPartType<T>(type: string, schema: z.ZodType<T>): JSONPartType<T> {
   if (!/^[A-Za-z][\w.-]*$/.test(type)) {
-    throw new TypeError(`jsonPartType: type must be a name of letters, digits, '_', '.', '-', got ${JSON.stringify(type)}`);
+    throw new TypeError(
+      `jsonPartType: type must be a name of letters, digits, '_', '.', '-', got ${JSON.stringify(type)}`,
+    );
   }
   const mimetype = `application/json; type=${type}`;
   const is = (p: Part) => p.mimetype === mimetype || jsonTypeOf(p.mimetype) === type;

@@ -1,6 +1,6 @@
 import { streamContent } from '@sluice/streams';
 import { describe, expect, it } from 'vitest';
-import { chain, type Context, catchErrors, type Part, partProcessor, processor, runState } from '../src/index.ts';
+import { type Context, catchErrors, chain, type Part, partProcessor, processor, runState } from '../src/index.ts';
 
 /** A part processor counting its parts per run and reporting the count when its input ends. */
 function counter(log: string[], options: { concurrency?: number; lazy?: boolean } = {}) {
@@ -78,9 +78,11 @@ describe('per-run state and the input-ended hook', () => {
       },
     });
     await expect(failing(['a']).gather()).rejects.toBe(boom);
-    const parts = await catchErrors(processor(async function* (input, ctx) {
-      yield* failing(input, { signal: ctx.signal });
-    }))(['a']).gather();
+    const parts = await catchErrors(
+      processor(async function* (input, ctx) {
+        yield* failing(input, { signal: ctx.signal });
+      }),
+    )(['a']).gather();
     expect(parts.at(-1)?.text).toContain('boom');
   });
 

@@ -1,3 +1,27 @@
+export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
+export {
+  DEFAULT_DOWNLOAD_CONCURRENCY,
+  DEFAULT_DOWNLOAD_RETRIES,
+  DEFAULT_STALL_TIMEOUT_MS,
+  DownloadError,
+  type DownloadFileOptions,
+  type DownloadOptions,
+  type DownloadProgress,
+  type DownloadProgressMetadata,
+  type DownloadRequest,
+  DownloadRequestPart,
+  DownloadRequestSchema,
+  type DownloadResult,
+  DownloadResultPart,
+  DownloadResultSchema,
+  download,
+  downloadFile,
+  filenameFromContentDisposition,
+  filenameFromUrl,
+  isDownloadRequest,
+  type RetryEvent,
+  resolveInside,
+} from './download/index.ts';
 export {
   type CacheOptions,
   type CacheStore,
@@ -30,7 +54,15 @@ export {
 } from './http/errors.ts';
 export { type JSONRequest, type JSONRequestOptions, requestJSON } from './http/json.ts';
 export {
+  type ResumableEvent,
+  type ResumableOptions,
+  type ResumableRetry,
+  RetriesExhaustedError,
+  readResumable,
+} from './http/range.ts';
+export {
   isRetryableError,
+  isRetryableStatus,
   RETRY_DEFAULTS,
   type RetryPolicyOptions,
   retryDelayMs,
@@ -48,7 +80,6 @@ export { type OpenAIOptions, openai } from './models/openai.ts';
 export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
 export { type SentencesOptions, sentences } from './text/sentences.ts';
-
 export {
   type AlignmentChunk,
   AlignmentChunkSchema,
@@ -62,26 +93,6 @@ export {
   isAlignInput,
   layerIndexOf,
 } from './weights/align.ts';
-export {
-  DEFAULT_DOWNLOAD_CONCURRENCY,
-  DEFAULT_DOWNLOAD_RETRIES,
-  DEFAULT_STALL_TIMEOUT_MS,
-  type DownloadFileOptions,
-  type DownloadOptions,
-  type DownloadProgress,
-  type DownloadProgressMetadata,
-  type DownloadRequest,
-  DownloadRequestSchema,
-  type DownloadResult,
-  DownloadResultSchema,
-  download,
-  downloadFile,
-  filenameFromContentDisposition,
-  isDownloadRequest,
-  isRetryableStatus,
-  type RetryEvent,
-  resolveInside,
-} from './weights/download.ts';
 export {
   DeltaConflictError,
   DtypeError,

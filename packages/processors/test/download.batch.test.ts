@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { jsonPart, type Part, readJSON, textPart } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type DownloadResult, DownloadResultSchema, download } from '../src/weights/download.ts';
+import { type DownloadResult, DownloadResultSchema, download } from '../src/download/index.ts';
 import { partialsIn, tempFolder } from './fixtures-weights/models.ts';
 import { type FileServer, patterned, sha256, startFileServer } from './fixtures-weights/server.ts';
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { downloadFile, filenameFromContentDisposition } from '../src/weights/download.ts';
+import { downloadFile, filenameFromContentDisposition } from '../src/download/index.ts';
 import { tempFolder } from './fixtures-weights/models.ts';
 import { type FileServer, patterned, startFileServer } from './fixtures-weights/server.ts';
 

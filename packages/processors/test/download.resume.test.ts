@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { downloadFile } from '../src/weights/download.ts';
+import { downloadFile } from '../src/download/index.ts';
 import { partialsIn, tempFolder } from './fixtures-weights/models.ts';
 import { type FileServer, patterned, sha256, startFileServer } from './fixtures-weights/server.ts';
 

@@ -1,7 +1,7 @@
 // Retries: 503 with Retry-After waits exactly that long (fake timers) then succeeds; retryable statuses give up
 // after `retries` retries; 400/401/403/404/410 are never retried; network errors are.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { downloadFile, type RetryEvent } from '../src/weights/download.ts';
+import { downloadFile, type RetryEvent } from '../src/download/index.ts';
 import { partialsIn, tempFolder } from './fixtures-weights/models.ts';
 import { type FileServer, patterned, sha256, startFileServer } from './fixtures-weights/server.ts';
 
@@ -40,7 +40,9 @@ describe('download retries', () => {
       },
     );
     await waiting;
-    expect(retries).toEqual([expect.objectContaining({ attempt: 1, delayMs: 3000, reason: 'HTTP 503', bytesDone: 0 })]);
+    expect(retries).toEqual([
+      expect.objectContaining({ attempt: 1, delayMs: 3000, reason: expect.stringContaining('HTTP 503'), bytesDone: 0 }),
+    ]);
     await vi.advanceTimersByTimeAsync(2999);
     expect(server.requests).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);

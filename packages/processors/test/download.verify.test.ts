@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { downloadFile } from '../src/weights/download.ts';
+import { downloadFile } from '../src/download/index.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
 import { partialsIn, tempFolder, tensor } from './fixtures-weights/models.ts';
 import { type FileServer, patterned, sha256, startFileServer } from './fixtures-weights/server.ts';

@@ -3,7 +3,7 @@
 // so one `instanceof AuthenticationError` works for models and the registry.
 
 /** Codes carried by the sdk's own errors; stable, safe to switch on. */
-export type SDKErrorCode = 'E_MISSING_API_KEY' | 'E_CONFIG' | 'E_SESSION_BUSY' | 'E_CLOSED' | 'E_DOWNLOAD';
+export type SDKErrorCode = 'E_MISSING_API_KEY' | 'E_CONFIG' | 'E_SESSION_BUSY' | 'E_CLOSED';
 
 /** Base class of the sdk's own errors: `code` is stable, `hint` says what to do. */
 export class SDKError extends Error {
@@ -58,17 +58,5 @@ export class ClosedError extends SDKError {
   override name = 'ClosedError';
   constructor(what: string) {
     super('E_CLOSED', `${what} was closed`, { hint: `create a new ${what} to make more calls` });
-  }
-}
-
-/** A package could not be downloaded or verified (bad status, size or sha256 mismatch, invalid file). */
-export class DownloadError extends SDKError {
-  override name = 'DownloadError';
-  readonly packageId: string | undefined;
-  readonly url: string | undefined;
-  constructor(message: string, options: { packageId?: string; url?: string; cause?: unknown } = {}) {
-    super('E_DOWNLOAD', message, { cause: options.cause });
-    this.packageId = options.packageId;
-    this.url = options.url;
   }
 }

@@ -11,12 +11,15 @@ export {
   AuthenticationError,
   BadRequestError,
   ConflictError,
+  DownloadError,
   type DownloadRequest,
   type DownloadResult,
   InternalServerError,
   NotFoundError,
   PermissionError,
   RateLimitError,
+  SluiceError,
+  UnexpectedResponseError,
   UnprocessableEntityError,
   WeightsError,
 } from '@sluice/processors';
@@ -55,7 +58,6 @@ export { AlignmentStream, defaultAlignOutput, type StreamAlignParams, type WMatr
 export {
   ClosedError,
   ConfigError,
-  DownloadError,
   MissingAPIKeyError,
   SDKError,
   type SDKErrorCode,

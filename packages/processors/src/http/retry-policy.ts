@@ -38,6 +38,11 @@ export function shouldRetryStatus(status: number, headers: Readonly<Record<strin
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
+/** Whether a status is worth retrying on its own (408, 409, 429, 5xx); see `shouldRetryStatus` for headers. */
+export function isRetryableStatus(status: number): boolean {
+  return shouldRetryStatus(status);
+}
+
 /**
  * Whether an error thrown by a model processor is transient: connection
  * errors and timeouts, and API errors whose status (or, for mid-stream error

@@ -1,5 +1,7 @@
-// Errors of the weights processors. One class per failure kind, each with a
-// stable string `code` (see WEIGHTS.md) and a `hint` saying what to do.
+// Errors of the weights processors (safetensors, align). One class per failure kind, each with a
+// stable string `code` (the table is in the processors README) and a `hint` saying what to do.
+
+import { SluiceError } from '@sluice/streams';
 
 /** Codes carried by every weights error; stable, safe to switch on. */
 export type WeightsErrorCode =
@@ -9,18 +11,14 @@ export type WeightsErrorCode =
   | 'E_SHAPE'
   | 'E_DTYPE'
   | 'E_NONFINITE'
-  | 'E_OUTPUT'
-  | 'E_DOWNLOAD';
+  | 'E_OUTPUT';
 
 /** Base class of the weights errors: `code` is stable, `hint` says what to do about it. */
-export class WeightsError extends Error {
-  readonly code: WeightsErrorCode;
-  readonly hint: string | undefined;
+export class WeightsError extends SluiceError {
+  declare readonly code: WeightsErrorCode;
   constructor(code: WeightsErrorCode, message: string, options?: { hint?: string; cause?: unknown }) {
-    super(options?.hint ? `${message} (hint: ${options.hint})` : message, { cause: options?.cause });
+    super(code, options?.hint ? `${message} (hint: ${options.hint})` : message, options);
     this.name = 'WeightsError';
-    this.code = code;
-    this.hint = options?.hint;
   }
 }
 

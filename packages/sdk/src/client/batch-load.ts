@@ -5,7 +5,7 @@
 // which package finished, so `onLoaded` fires in completion order.
 
 import { jsonPart, type Part, readJSON } from '@sluice/core';
-import { type DownloadResult, DownloadResultSchema, download } from '@sluice/processors';
+import { type DownloadResult, DownloadResultPart, DownloadResultSchema, download } from '@sluice/processors';
 import type { Client } from './client.ts';
 import { MiB } from './files.ts';
 import { callSignal } from './marketplace.ts';
@@ -63,7 +63,7 @@ function loadResult(packageId: string, result: DownloadResult, cached: boolean):
   return out;
 }
 
-const isResultPart = (p: Part) => p.mimetype.includes('type=DownloadResult');
+const isResultPart = (p: Part) => DownloadResultPart.is(p);
 
 /**
  * Buys and downloads `packageIds` into `outputDir`: resolves with one

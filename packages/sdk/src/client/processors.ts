@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   type Context,
   jsonPart,
+  jsonTypeOf,
   type Part,
   type PartProcessor,
   type Processor,
@@ -71,19 +72,12 @@ export interface PurchasePackagesOptions {
 
 const PackageRefSchema = z.object({ packageId: z.string().min(1) });
 
-function jsonType(mimetype: string): string | undefined {
-  const [essence, ...params] = mimetype.split(';').map((s) => s.trim());
-  if (essence.toLowerCase() !== 'application/json') return undefined;
-  const type = params.find((p) => p.toLowerCase().startsWith('type='));
-  return type === undefined ? '' : type.slice(5).replace(/^"(.*)"$/, '$1');
-}
-
 function packageIdOf(part: Part): string | undefined {
   if (part.mimetype === 'text/plain' || part.mimetype.startsWith('text/plain;')) {
     const id = part.text?.trim();
     return id ? id : undefined;
   }
-  const type = jsonType(part.mimetype);
+  const type = jsonTypeOf(part.mimetype);
   if (type === undefined || !['', 'PackageRef', ...Object.values(PACKAGE_PART_TYPES)].includes(type)) return undefined;
   try {
     const value: unknown = JSON.parse(part.text ?? '');

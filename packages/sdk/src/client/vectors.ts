@@ -3,9 +3,13 @@
 
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { jsonPart, readJSON } from '@sluice/core';
-import { type DownloadRequest, DownloadResultSchema, download } from '@sluice/processors';
-import { DownloadError } from '../errors.ts';
+import {
+  DownloadError,
+  type DownloadRequest,
+  DownloadRequestPart,
+  DownloadResultPart,
+  download,
+} from '@sluice/processors';
 import { type BatchLoadParams, batchLoad, type LoadResult } from './batch-load.ts';
 import type { Client } from './client.ts';
 import { MiB } from './files.ts';
@@ -72,9 +76,9 @@ export async function saveFile(info: DownloadInfo, path: string, options: SaveOp
     sha256: info.sha256,
     size: info.sizeBytes,
   };
-  for await (const p of downloader(jsonPart(request, { type: 'DownloadRequest' }), { signal })) {
-    if (!p.mimetype.includes('type=DownloadResult')) continue;
-    const result = readJSON(p, DownloadResultSchema);
+  for await (const p of downloader(DownloadRequestPart.make(request), { signal })) {
+    if (!DownloadResultPart.is(p)) continue;
+    const result = DownloadResultPart.read(p);
     if (!result.success) {
       throw new DownloadError(`download of ${info.filename} (package ${info.packageId}) failed: ${result.error}`, {
         packageId: info.packageId,

@@ -5,16 +5,16 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
-import { jsonPart, type Part, type Processor, readJSON } from '@sluice/core';
+import { jsonPart, jsonTypeOf, type Part, type Processor, readJSON } from '@sluice/core';
 import {
   type AlignmentChunk,
   AlignmentChunkSchema,
   APIError,
   align,
-  DownloadResultSchema,
+  DownloadError,
+  DownloadResultPart,
   download,
 } from '@sluice/processors';
-import { DownloadError } from '../errors.ts';
 import type { Client } from './client.ts';
 import { callSignal } from './marketplace.ts';
 import { purchasePackages } from './processors.ts';
@@ -138,9 +138,9 @@ export class AlignmentStream extends AsyncIterableX<AlignmentChunk> {
  */
 function chunkOf(p: Part, packageId: string): AlignmentChunk | undefined {
   if (p.substream !== '') return undefined;
-  if (p.mimetype.includes('type=AlignmentChunk')) return readJSON(p, AlignmentChunkSchema);
-  if (p.mimetype.includes('type=DownloadResult')) {
-    const result = readJSON(p, DownloadResultSchema);
+  if (jsonTypeOf(p.mimetype) === 'AlignmentChunk') return readJSON(p, AlignmentChunkSchema);
+  if (DownloadResultPart.is(p)) {
+    const result = DownloadResultPart.read(p);
     if (!result.success) {
       const cause = p.metadata.cause;
       if (cause instanceof APIError) throw cause;
