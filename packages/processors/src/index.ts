@@ -68,7 +68,7 @@ export {
   retryDelayMs,
   sleep as abortableSleep,
 } from './http/retry-policy.ts';
-export { sharedAgent, TIMEOUT_DEFAULTS, type TransportOptions } from './http/transport.ts';
+export { type Dispatcher, sharedAgent, TIMEOUT_DEFAULTS, type TransportOptions } from './http/transport.ts';
 export { type AnthropicOptions, anthropic } from './models/anthropic.ts';
 export { configOf, PROCESSOR_CONFIG } from './models/config.ts';
 export type { FinishReason, Usage } from './models/events.ts';

@@ -6,9 +6,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Dispatcher } from 'undici';
 import { APIError } from '../http/errors.ts';
 import { type ResumableRetry, readResumable } from '../http/range.ts';
+import type { Dispatcher } from '../http/transport.ts';
 import { FormatError } from '../weights/errors.ts';
 import { syncDir } from '../weights/files.ts';
 import { partialPath, readSafetensorsHeaderFrom } from '../weights/safetensors.ts';

@@ -7,6 +7,10 @@
 // built on this file.
 
 import { Agent, type Dispatcher, request } from 'undici';
+
+/** undici's dispatcher type (a pool, a proxy agent, a mock agent), for options that take one. */
+export type { Dispatcher };
+
 import { HTTP_DEFAULTS } from './defaults.ts';
 import {
   APIConnectionError,

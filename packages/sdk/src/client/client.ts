@@ -3,7 +3,7 @@
 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '@sluice/processors';
 import { ClosedError, ConfigError, MissingAPIKeyError } from '../errors.ts';
 import type { Environment } from '../providers.ts';
 import { CLIENT_DEFAULTS, RegistryTransport } from './http.ts';

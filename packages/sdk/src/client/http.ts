@@ -2,8 +2,7 @@
 // registry and downloads) with the registry's base URL, bearer auth, Idempotency-Key and hints,
 // so the registry fails exactly like a model does (`AuthenticationError`, `NotFoundError`, ...).
 
-import { HTTP_DEFAULTS, requestJSON } from '@sluice/processors';
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, HTTP_DEFAULTS, requestJSON } from '@sluice/processors';
 import type { z } from 'zod';
 
 /** Defaults of the client's transport (views of the processors' HTTP_DEFAULTS). */
