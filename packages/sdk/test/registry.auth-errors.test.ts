@@ -83,7 +83,7 @@ describe('registry authentication', () => {
 describe('registry transport', () => {
   it('retries transient failures of GETs, honouring retry-after-ms', async () => {
     const server = await registry({
-      faults: [{ route: 'search', status: 503, times: 2, headers: { 'retry-after-ms': '0' } }],
+      fail: { route: 'search', status: 503, times: 2, headers: { 'retry-after-ms': '0' } },
     });
     const client = await clientOf(server);
     const page = await client.vectors.search({ query: '' }).firstPage();
@@ -92,7 +92,7 @@ describe('registry transport', () => {
   });
 
   it('a request that gets no answer within timeoutMs is APITimeoutError', async () => {
-    const server = await registry({ faults: [{ route: 'package', stall: true }] });
+    const server = await registry({ fail: { route: 'package', stallAfter: 0 } });
     const client = await clientOf(server, { timeoutMs: 100, maxRetries: 0 });
     const error = await client.marketplace.getPackage('vec-code').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(APITimeoutError);
@@ -107,7 +107,7 @@ describe('registry transport', () => {
   });
 
   it('close() stops requests in flight with ClosedError and refuses new ones; await using closes', async () => {
-    const server = await registry({ faults: [{ route: 'package', stall: true }] });
+    const server = await registry({ fail: { route: 'package', stallAfter: 0 } });
     const client = await clientOf(server);
     const pending = client.marketplace.getPackage('vec-code');
     await expect.poll(() => server.requests.length).toBe(1);

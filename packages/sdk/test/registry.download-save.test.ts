@@ -47,7 +47,7 @@ describe('vectors.download and save', () => {
     const dropAt = 1_500_000;
     const server = await registry({
       packages: (defaults) => [...defaults, { id: 'vec-big', kind: 'vector', content: big }],
-      faults: [{ route: 'download', drop: true, afterBytes: dropAt }],
+      fail: { route: 'download', dropAfter: dropAt },
     });
     const client = await clientOf(server);
     const dir = await tempDir();

@@ -20,7 +20,7 @@ describe('marketplace.purchase', () => {
   });
 
   it('a purchase whose answer was lost is retried with the same key and buys once', async () => {
-    const server = await registry({ faults: [{ route: 'purchase', afterCommit: true, drop: true }] });
+    const server = await registry({ fail: { route: 'purchase', afterCommit: true, dropAfter: 0 } });
     const client = await clientOf(server);
     const receipt = await client.marketplace.purchase({ packageId: 'vec-pirate' });
     expect(server.purchases).toHaveLength(1);
@@ -32,7 +32,7 @@ describe('marketplace.purchase', () => {
 
   it('a purchase answered 503 after it was committed is retried and buys once', async () => {
     const server = await registry({
-      faults: [{ route: 'purchase', afterCommit: true, status: 503, headers: { 'retry-after-ms': '0' } }],
+      fail: { route: 'purchase', afterCommit: true, status: 503, headers: { 'retry-after-ms': '0' } },
     });
     const client = await clientOf(server);
     const receipt = await client.marketplace.purchase({ packageId: 'vec-pirate' });
@@ -40,7 +40,7 @@ describe('marketplace.purchase', () => {
   });
 
   it('the caller can retry with its own key after the client gave up, and still buys once', async () => {
-    const server = await registry({ faults: [{ route: 'purchase', afterCommit: true, drop: true }] });
+    const server = await registry({ fail: { route: 'purchase', afterCommit: true, dropAfter: 0 } });
     const client = await clientOf(server, { maxRetries: 0 });
     const idempotencyKey = 'order-42';
     await expect(client.marketplace.purchase({ packageId: 'vec-code', idempotencyKey })).rejects.toBeInstanceOf(
@@ -82,7 +82,7 @@ describe('marketplace.purchase', () => {
 
   it('gives up after maxRetries transient failures with the last typed error', async () => {
     const server = await registry({
-      faults: [{ route: 'purchase', status: 500, times: 3, headers: { 'retry-after-ms': '0' } }],
+      fail: { route: 'purchase', status: 500, times: 3, headers: { 'retry-after-ms': '0' } },
     });
     const client = await clientOf(server, { maxRetries: 2 });
     await expect(client.marketplace.purchase({ packageId: 'vec-code' })).rejects.toBeInstanceOf(InternalServerError);

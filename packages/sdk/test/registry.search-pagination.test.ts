@@ -103,7 +103,7 @@ describe('registry search with cursor pagination', () => {
   });
 
   it('a 400 answer becomes BadRequestError naming the registry code', async () => {
-    const server = await registry({ faults: [{ route: 'search', status: 400 }] });
+    const server = await registry({ fail: { route: 'search', status: 400 } });
     const client = await clientOf(server);
     const error = await client.vectors
       .search({ query: '' })
@@ -115,7 +115,7 @@ describe('registry search with cursor pagination', () => {
   });
 
   it('a search aborted by its signal rejects with the reason', async () => {
-    const server = await registry({ faults: [{ route: 'search', stall: true }] });
+    const server = await registry({ fail: { route: 'search', stallAfter: 0 } });
     const client = await clientOf(server);
     const controller = new AbortController();
     const reason = new Error('enough');

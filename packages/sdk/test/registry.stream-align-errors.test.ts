@@ -62,7 +62,7 @@ describe('streamAlign errors', () => {
   });
 
   it('a file that cannot be fetched fails with DownloadError naming the package and the status', async () => {
-    const server = await registry({ faults: [{ route: 'download', status: 404 }] });
+    const server = await registry({ fail: { route: 'download', status: 404 } });
     const client = await clientOf(server);
     const error = await failureOf(
       client.wmatrix.streamAlign({

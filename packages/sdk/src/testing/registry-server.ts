@@ -24,19 +24,21 @@ import {
 /** The routes of the registry, as named in faults and recorded requests. */
 export type RegistryRoute = 'search' | 'package' | 'purchase' | 'download-info' | 'download' | 'unknown';
 
-/** A failure the server injects into the next matching requests. */
+/**
+ * A failure the server injects into the next matching requests, in the words of the fake model
+ * server: `status` fails the answer (as its `fail`), `dropAfter` destroys the connection and
+ * `stallAfter` goes silent (as its `dropAfter`/`stallAfter`, counted here in body bytes).
+ */
 export interface RegistryFault {
   route: Exclude<RegistryRoute, 'unknown'>;
-  /** Answer with this status and a JSON error body instead of the normal answer. */
+  /** Answer with this status and a JSON error body instead of the normal answer (default 500 when no other fault is set). */
   status?: number;
   /** Extra headers of that answer, e.g. `{ 'retry-after': '0' }`. */
   headers?: Record<string, string>;
-  /** Destroy the connection instead of answering ('download': after `afterBytes` bytes of the body). */
-  drop?: boolean;
-  /** Never answer (the connection stays open until the client gives up or the server closes). */
-  stall?: boolean;
-  /** 'download' with `drop`: bytes of the body sent before the connection is destroyed; default 0. */
-  afterBytes?: number;
+  /** Destroy the connection after this many bytes of the body ('download'; other routes: before answering, use 0). */
+  dropAfter?: number;
+  /** Stop sending (the connection stays open until the client gives up or the server closes); only 0 (never answer). */
+  stallAfter?: 0;
   /** 'purchase': commit the purchase first, then fail the answer (the client never sees its receipt). */
   afterCommit?: boolean;
   /** Only requests about this package (purchase body, package id, download token's package). */
@@ -57,8 +59,8 @@ export interface RegistryServerOptions {
   dir?: string;
   /** Hold file downloads before their first byte until `releaseDownloads()`: all of them, or those of these package ids. */
   holdDownloads?: boolean | readonly string[];
-  /** Faults for the first matching requests (see `fail()`). */
-  faults?: RegistryFault[];
+  /** Faults for the first matching requests (see `fail()`): one, or a list. */
+  fail?: RegistryFault | readonly RegistryFault[];
   /** Lifetime of download tokens; default one hour. */
   tokenTtlMs?: number;
   /** Listen address; default 127.0.0.1 and a free port. */
@@ -252,7 +254,9 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
   await writeBaseModel(baseModelPath, options.baseModel);
 
   const tokenTtlMs = options.tokenTtlMs ?? 60 * 60 * 1000;
-  const faults: (RegistryFault & { left: number })[] = (options.faults ?? []).map((f) => ({
+  const initial: readonly RegistryFault[] =
+    options.fail === undefined ? [] : Array.isArray(options.fail) ? options.fail : [options.fail as RegistryFault];
+  const faults: (RegistryFault & { left: number })[] = initial.map((f) => ({
     ...f,
     left: f.times ?? 1,
   }));
@@ -308,11 +312,11 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
   /** Answers with an injected fault; true when it did. */
   const applyFault = (req: IncomingMessage, res: ServerResponse, fault: RegistryFault | undefined): boolean => {
     if (!fault) return false;
-    if (fault.drop) {
+    if (fault.dropAfter !== undefined) {
       req.socket.destroy();
       return true;
     }
-    if (fault.stall) return true;
+    if (fault.stallAfter !== undefined) return true;
     const status = fault.status ?? 500;
     sendError(res, status, 'injected_fault', `injected ${status} for ${fault.route}`, fault.headers);
     return true;
@@ -433,8 +437,8 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
     if (!found) return;
     const { stored } = found;
     const fault = takeFault('download', stored.meta.id);
-    if (fault && !fault.drop && applyFault(req, res, fault)) {
-      if (fault.stall) await once(res, 'close');
+    if (fault && fault.dropAfter === undefined && applyFault(req, res, fault)) {
+      if (fault.stallAfter !== undefined) await once(res, 'close');
       return;
     }
     if (stored.fault === 'not-found') {
@@ -488,8 +492,8 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
         res.end();
         return;
       }
-      if (fault?.drop) {
-        const sent = body.subarray(0, Math.min(fault.afterBytes ?? 0, body.length));
+      if (fault?.dropAfter !== undefined) {
+        const sent = body.subarray(0, Math.min(fault.dropAfter, body.length));
         res.flushHeaders();
         await new Promise<void>((resolve) => (sent.length > 0 ? res.write(sent, () => resolve()) : resolve()));
         req.socket.destroy();
