@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONCURRENCY, partProcessor, textPart } from '../src/index.ts';
+import { DEFAULT_CONCURRENCY, type Part, partProcessor, textPart } from '../src/index.ts';
 import { streamContent } from '../src/testing.ts';
 
 function deferred<T = void>() {
@@ -30,8 +30,29 @@ describe('partProcessor ordering and concurrency', () => {
     expect(peak).toBe(3);
   });
 
-  it('the default concurrency is documented and > 1', () => {
+  it('without a concurrency option, DEFAULT_CONCURRENCY parts (more than one) run at once', async () => {
+    let active = 0;
+    let peak = 0;
+    const gates: (() => void)[] = [];
+    const p = partProcessor(async (part: Part) => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      active--;
+      return part;
+    });
+    const input = Array.from({ length: DEFAULT_CONCURRENCY * 2 }, (_, i) => String(i));
+    const done = p(input).gather();
+    // Let the engine start every call it is allowed to, then release them one at a time.
+    for (let tick = 0; tick < 50 && gates.length < DEFAULT_CONCURRENCY; tick++) await Promise.resolve();
     expect(DEFAULT_CONCURRENCY).toBeGreaterThan(1);
+    expect(gates.length).toBe(DEFAULT_CONCURRENCY);
+    while (gates.length > 0 || active > 0) {
+      gates.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect((await done).map((x) => x.text)).toEqual(input);
+    expect(peak).toBe(DEFAULT_CONCURRENCY);
   });
 
   it("streams the head part's outputs as they are produced, before later parts finish", async () => {
