@@ -1,4 +1,4 @@
-// The golden example of WEIGHTS.md, bit for bit, and the variants that keep its shape:
+// The golden example (processors README, "align"), bit for bit, and the variants that keep its shape:
 // a layer subset, strength 0 (byte-identical, score exactly 1), the output header (order, metadata).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

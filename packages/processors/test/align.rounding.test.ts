@@ -35,7 +35,7 @@ describe('align 16-bit rounding', () => {
     expect(bits).toEqual([0x3f80, 0x3f82, 0xbf80, 0x3f80, 0x4000]);
   });
 
-  it('rounds to binary32 before BF16 (double rounding, as WEIGHTS.md says)', async () => {
+  it('rounds to binary32 before BF16 (double rounding, as the processors README says)', async () => {
     // 1 + 2^-8 + 2^-30 is above the BF16 tie, but binary32 first rounds it onto the tie, which then goes to even.
     const { bits } = await alignOne('BF16', [1], [2 ** -8 + 2 ** -30]);
     expect(bits).toEqual([0x3f80]);

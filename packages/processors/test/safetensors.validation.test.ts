@@ -1,4 +1,4 @@
-// The safetensors reader refuses every malformed file WEIGHTS.md lists, with code E_FORMAT and a reason,
+// The safetensors reader refuses every malformed file the safetensors format refuses (see the processors README, "Weights"), with code E_FORMAT and a reason,
 // before trusting any declared size; the writer's files round-trip, padded so the data is 8-byte aligned.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -33,7 +33,7 @@ export function tensorOf(name: string, shape: number[], values: ArrayLike<number
   return { name, dtype, shape, data: encodeFloats(dtype, values) };
 }
 
-/** Writes the golden base and package of WEIGHTS.md into `dir`. */
+/** Writes the golden base and package (the worked example in the processors README) into `dir`. */
 export async function writeGolden(dir: string): Promise<{ base: string; pkg: string }> {
   const base = join(dir, 'base.safetensors');
   const pkg = join(dir, 'delta.safetensors');
