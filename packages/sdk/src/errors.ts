@@ -2,18 +2,17 @@
 // transport errors (APIError and its subclasses), re-exported from index.ts,
 // so one `instanceof AuthenticationError` works for models and the registry.
 
+import { SluiceError } from '@sluice/processors';
+
 /** Codes carried by the sdk's own errors; stable, safe to switch on. */
 export type SDKErrorCode = 'E_MISSING_API_KEY' | 'E_CONFIG' | 'E_SESSION_BUSY' | 'E_CLOSED';
 
 /** Base class of the sdk's own errors: `code` is stable, `hint` says what to do. */
-export class SDKError extends Error {
+export class SDKError extends SluiceError {
   override name = 'SDKError';
-  readonly code: SDKErrorCode;
-  readonly hint: string | undefined;
+  declare readonly code: SDKErrorCode;
   constructor(code: SDKErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(options.hint ? `${message} (${options.hint})` : message, { cause: options.cause });
-    this.code = code;
-    this.hint = options.hint;
+    super(code, options.hint ? `${message} (${options.hint})` : message, options);
   }
 }
 
@@ -56,7 +55,11 @@ export class SessionBusyError extends SDKError {
 /** The LLM or Client was closed: the reason runs stop with, and what later calls throw. */
 export class ClosedError extends SDKError {
   override name = 'ClosedError';
-  constructor(what: string) {
-    super('E_CLOSED', `${what} was closed`, { hint: `create a new ${what} to make more calls` });
+  /**
+   * `what` names the closed object ('the Client', 'the LLM openai:gpt-4o'); `remedy` says how to
+   * get a new one ('new Client()', 'createLLM()').
+   */
+  constructor(what: string, remedy: string) {
+    super('E_CLOSED', `${what} was closed`, { hint: `make a new one with ${remedy} to make more calls` });
   }
 }

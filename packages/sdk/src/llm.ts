@@ -234,7 +234,8 @@ class ModelLLM implements LLM {
   }
 
   async close(): Promise<void> {
-    if (!this.#closer.signal.aborted) this.#closer.abort(new ClosedError(`the LLM ${this.provider}:${this.model}`));
+    if (!this.#closer.signal.aborted)
+      this.#closer.abort(new ClosedError(`the LLM ${this.provider}:${this.model}`, 'createLLM()'));
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,19 +1,22 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
+import { SluiceError } from './errors.ts';
 import { Fifo } from './fifo.ts';
 import { checkHighWaterMark, fromIterator } from './iterable.ts';
 
 /** Thrown by `AsyncQueue.put()` once the queue no longer accepts items. */
-export class QueueClosedError extends Error {
+export class QueueClosedError extends SluiceError {
   override name = 'QueueClosedError';
   /** 'E_QUEUE_CLOSED' after `close()`/`fail()`; 'E_QUEUE_CANCELLED' after a consumer stopped early. */
-  readonly code: 'E_QUEUE_CLOSED' | 'E_QUEUE_CANCELLED';
+  declare readonly code: 'E_QUEUE_CLOSED' | 'E_QUEUE_CANCELLED';
   constructor(code: 'E_QUEUE_CLOSED' | 'E_QUEUE_CANCELLED') {
+    const hint = code === 'E_QUEUE_CLOSED' ? 'create a new queue for a new stream' : 'stop producing';
     super(
+      code,
       code === 'E_QUEUE_CLOSED'
-        ? 'AsyncQueue: put() after close() or fail(); create a new queue for a new stream'
-        : 'AsyncQueue: the consumer stopped reading (break/return), so put() has nowhere to go; stop producing',
+        ? `AsyncQueue: put() after close() or fail(); ${hint}`
+        : `AsyncQueue: the consumer stopped reading (break/return), so put() has nowhere to go; ${hint}`,
+      { hint },
     );
-    this.code = code;
   }
 }
 

@@ -1,4 +1,5 @@
 import { isReservedSubstream, type Processor, processor } from '@sluice/core';
+import { SluiceError } from '@sluice/streams';
 import { configOf, withConfig } from '../models/config.ts';
 
 /** Limits of `timeout`, in milliseconds; each is optional. */
@@ -15,16 +16,17 @@ export interface TimeoutOptions {
 export type TimeoutLimit = keyof TimeoutOptions;
 
 /** A run of a processor wrapped in `timeout` took longer than one of its limits. */
-export class ProcessorTimeoutError extends Error {
+export class ProcessorTimeoutError extends SluiceError {
   override name = 'ProcessorTimeoutError';
-  readonly code = 'E_TIMEOUT';
+  declare readonly code: 'E_TIMEOUT';
   /** The option that fired, e.g. 'firstPartMs'. */
   readonly limit: TimeoutLimit;
   readonly ms: number;
   constructor(processorName: string, limit: TimeoutLimit, ms: number) {
     const what =
       limit === 'firstPartMs' ? 'no first part' : limit === 'idleMs' ? 'no next part' : 'the run did not end';
-    super(`${processorName}: ${what} within ${ms} ms (${limit}); raise ${limit} or check what the processor waits for`);
+    const hint = `raise ${limit} or check what the processor waits for`;
+    super('E_TIMEOUT', `${processorName}: ${what} within ${ms} ms (${limit}); ${hint}`, { hint });
     this.limit = limit;
     this.ms = ms;
   }

@@ -3,6 +3,7 @@
 // tool results), consecutive parts of one role grouped into one turn.
 
 import type { Part } from '@sluice/core';
+import { SluiceError } from '@sluice/streams';
 import { z } from 'zod';
 
 /** One turn of the conversation; its parts keep their order. */
@@ -86,15 +87,14 @@ export function resultText(result: unknown): string {
 }
 
 /** The error thrown when a part cannot be expressed in a provider's format; `hint` says how to make it sendable. */
-export class UnsupportedPartError extends Error {
+export class UnsupportedPartError extends SluiceError {
   override name = 'UnsupportedPartError';
-  readonly code = 'E_UNSUPPORTED_PART';
-  readonly hint: string;
+  declare readonly code: 'E_UNSUPPORTED_PART';
+  declare readonly hint: string;
   /** `reason` replaces the default "cannot send a part of mimetype ..." explanation; `hint` the default advice. */
   constructor(provider: string, part: Part, options: { reason?: string; hint?: string } = {}) {
     const reason = options.reason ?? `cannot send a part of mimetype '${part.mimetype}' with role '${part.role}'`;
     const hint = options.hint ?? 'send text, images, tool calls or tool results (convert other media first)';
-    super(`${provider}: ${reason}; ${hint}`);
-    this.hint = hint;
+    super('E_UNSUPPORTED_PART', `${provider}: ${reason}; ${hint}`, { hint });
   }
 }

@@ -1,4 +1,5 @@
 import { jsonPart, type Part, type Processor, processor } from '@sluice/core';
+import { SluiceError } from '@sluice/streams';
 import type { z } from 'zod';
 
 /** Options of `jsonOutput`. */
@@ -10,15 +11,15 @@ export interface JSONOutputOptions {
 }
 
 /** The model's output was not valid JSON, or did not match the schema. */
-export class JSONOutputError extends Error {
+export class JSONOutputError extends SluiceError {
   override name = 'JSONOutputError';
-  readonly code = 'E_JSON_OUTPUT';
+  declare readonly code: 'E_JSON_OUTPUT';
   /** The text that was parsed. */
   readonly output: string;
   /** The zod issues when the JSON did not match the schema; empty when it was not JSON. */
   readonly issues: readonly z.core.$ZodIssue[];
   constructor(message: string, output: string, issues: readonly z.core.$ZodIssue[] = [], cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+    super('E_JSON_OUTPUT', message, cause === undefined ? {} : { cause });
     this.output = output;
     this.issues = issues;
   }

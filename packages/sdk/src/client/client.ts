@@ -134,7 +134,7 @@ export class Client implements AsyncDisposable {
 
   /** Stops every call in flight (they reject with `ClosedError`, partial files are deleted) and refuses new ones. Idempotent. */
   async close(): Promise<void> {
-    if (!this.closed) this.#closer.abort(new ClosedError('the Client'));
+    if (!this.closed) this.#closer.abort(new ClosedError('the Client', 'new Client()'));
   }
 
   [Symbol.asyncDispose](): Promise<void> {
