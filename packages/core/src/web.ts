@@ -1,4 +1,12 @@
-import { decodeSSE, encodeSSE, type SSEEvent } from '@sluice/streams';
+import {
+  decodeSSE,
+  type ErrorJSON,
+  encodeSSE,
+  errorFromJSON,
+  errorToJSON,
+  SluiceError,
+  type SSEEvent,
+} from '@sluice/streams';
 import { fromJSON, type Part, toJSON } from './part.ts';
 import { PartStream } from './stream.ts';
 
@@ -50,9 +58,10 @@ async function* toEvents(parts: AsyncIterator<Part>): AsyncGenerator<SSEEvent> {
     }
   } catch (error) {
     done = true;
-    const name = error instanceof Error ? error.name : 'Error';
-    const message = error instanceof Error ? error.message : String(error);
-    yield { event: 'error', data: JSON.stringify({ name, message }) };
+    // name, message, and code and hint where the error has them; never the stack or other fields,
+    // which would show a browser the server's internals.
+    const { name, message, code, hint } = errorToJSON(error);
+    yield { event: 'error', data: JSON.stringify({ name, message, code, hint }) };
   } finally {
     if (!done) await parts.return?.();
   }
@@ -79,8 +88,10 @@ async function* readPartsGenerator(
   if (!body) throw new TypeError('readParts: the response has no body');
   if (!(input instanceof ReadableStream) && !input.ok) {
     await body.cancel().catch(() => {});
-    throw new Error(
+    throw new SluiceError(
+      'E_BAD_RESPONSE',
       `readParts: the server answered ${input.status} ${input.statusText}; expected a text/event-stream of parts`,
+      { hint: 'check the URL and that the server streams with sseResponse()' },
     );
   }
   const reader = body.getReader();
@@ -100,10 +111,7 @@ async function* readPartsGenerator(
     for await (const event of decodeSSE(chunks())) {
       if (signal?.aborted) throw signal.reason;
       if (event.event === 'error') {
-        const { name, message } = parseError(event.data);
-        const error = new Error(message);
-        error.name = name;
-        throw error;
+        throw errorFromJSON(parseError(event.data));
       }
       if (event.event !== undefined && event.event !== 'message' && event.event !== 'part') continue;
       yield fromJSON(JSON.parse(event.data));
@@ -117,13 +125,16 @@ async function* readPartsGenerator(
   }
 }
 
-function parseError(data: string): { name: string; message: string } {
+function parseError(data: string): ErrorJSON {
   try {
-    const value = JSON.parse(data) as { name?: unknown; message?: unknown };
-    return {
+    const value = JSON.parse(data) as { name?: unknown; message?: unknown; code?: unknown; hint?: unknown };
+    const out: ErrorJSON = {
       name: typeof value.name === 'string' ? value.name : 'Error',
       message: typeof value.message === 'string' ? value.message : data,
     };
+    if (typeof value.code === 'string') out.code = value.code;
+    if (typeof value.hint === 'string') out.hint = value.hint;
+    return out;
   } catch {
     return { name: 'Error', message: data };
   }

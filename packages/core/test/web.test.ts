@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { dataPart, processor, readParts, sseResponse, statusPart, textPart } from '../src/index.ts';
+import { dataPart, processor, readParts, SluiceError, sseResponse, statusPart, textPart } from '../src/index.ts';
 import { streamContent } from '../src/testing.ts';
 
 let server: Server | undefined;
@@ -61,6 +61,21 @@ describe('sseResponse / readParts', () => {
     })().catch((e) => e);
     expect(received).toEqual(['before']);
     expect(error).toMatchObject({ name: 'RangeError', message: 'model overloaded' });
+  });
+
+  it('a coded error keeps its code and hint across the wire, never its stack', async () => {
+    const failing = processor(async function* () {
+      yield 'before';
+      throw new SluiceError('E_WIDGET', 'widget: expected 3, found 2', { hint: 'file it down' });
+    });
+    const response = sseResponse(failing());
+    const text = await response.clone().text();
+    expect(text).not.toContain('at ');
+    const error = await readParts(response)
+      .gather()
+      .catch((e) => e);
+    expect(error).toMatchObject({ name: 'SluiceError', code: 'E_WIDGET', hint: 'file it down' });
+    expect(error.message).toBe('widget: expected 3, found 2');
   });
 
   it('sends heartbeats while the pipeline is silent', async () => {
