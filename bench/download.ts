@@ -1,6 +1,6 @@
 /**
  * Scenario: `download` of 8 files of 32 MiB from a loopback HTTP server (in a worker thread, so it does not
- * share the client's event loop), 4 at a time, against the baseline named in issue 4: a bare undici request
+ * share the client's event loop), 4 at a time, against a bare undici request
  * per file whose body is piped to a file (no hash, no fsync), same concurrency, same run.
  *   baseline   undici request() + stream pipeline into fs.createWriteStream
  *   download   the download processor, sha256 given for every file: hash while writing, 1 MiB batched
