@@ -1,5 +1,19 @@
 // Models, transport and errors (issue 3).
 
+// Align: a weight delta streamed into a copy of the base weights.
+export {
+  type AlignmentChunk,
+  AlignmentChunkSchema,
+  type AlignOptions,
+  type AlignPackageOptions,
+  align,
+  alignPackage,
+  alignWorkerCount,
+  DEFAULT_ALIGN_WORKERS,
+  DEFAULT_BLOCK_BYTES,
+  isAlignInput,
+  layerIndexOf,
+} from './align/index.ts';
 // Flow control and text (issue 3).
 export {
   type CacheOptions,
@@ -48,20 +62,7 @@ export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
 export { type SentencesOptions, sentences } from './text/sentences.ts';
 
-// Weights: safetensors, download, align (issue 4).
-export {
-  type AlignmentChunk,
-  AlignmentChunkSchema,
-  type AlignOptions,
-  type AlignPackageOptions,
-  align,
-  alignPackage,
-  alignWorkerCount,
-  DEFAULT_ALIGN_WORKERS,
-  DEFAULT_BLOCK_BYTES,
-  isAlignInput,
-  layerIndexOf,
-} from './weights/align.ts';
+// Weights: safetensors, download (issue 4).
 export {
   DEFAULT_DOWNLOAD_CONCURRENCY,
   DEFAULT_DOWNLOAD_RETRIES,

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jsonPart, type Part, readJSON, textPart } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AlignmentChunkSchema, align, alignWorkerCount } from '../src/weights/align.ts';
+import { AlignmentChunkSchema, align, alignWorkerCount } from '../src/align/index.ts';
 import { download } from '../src/weights/download.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
 import { partialsIn, readValues, tempFolder, tensorOf, writeGolden } from './fixtures-weights/models.ts';

@@ -1,4 +1,4 @@
-// The align worker: reads and computes the blocks of align.ts in a shared WebAssembly.Memory (workerData.memory)
+// The align worker: reads and computes the blocks of the align pipeline (pipeline.ts; pool in workers.ts) in a shared WebAssembly.Memory (workerData.memory)
 // that the main thread writes out from. A message names a slot of that memory and the file ranges to read into
 // it (positional reads on the main thread's descriptors, synchronous here: the event loop never waits for them,
 // and the libuv threads stay free for the writes); the worker modifies the weights there in place and answers
