@@ -24,8 +24,8 @@ import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { alignPackage } from '../packages/processors/src/weights/align.ts';
-import { createSharedSimdKernel, sharedKernelModule } from '../packages/processors/src/weights/align-simd.js';
+import { createSharedSimdKernel, sharedKernelModule } from '../packages/processors/src/align/align-simd.js';
+import { alignPackage } from '../packages/processors/src/align/index.ts';
 import {
   encodeSafetensorsHeader,
   layoutTensors,
@@ -188,7 +188,7 @@ async function main() {
       await moveAside(path);
     };
 
-    const workerUrl = new URL('../packages/processors/src/weights/align-worker.js', import.meta.url);
+    const workerUrl = new URL('../packages/processors/src/align/align-worker.js', import.meta.url);
     const workerStart = async () => {
       const worker = new Worker(workerUrl, {
         workerData: { memory, statsAt: stats + 64, module: sharedKernelModule() },

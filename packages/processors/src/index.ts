@@ -1,5 +1,18 @@
 export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
 export {
+  type AlignmentChunk,
+  AlignmentChunkSchema,
+  type AlignOptions,
+  type AlignPackageOptions,
+  align,
+  alignPackage,
+  alignWorkerCount,
+  DEFAULT_ALIGN_WORKERS,
+  DEFAULT_BLOCK_BYTES,
+  isAlignInput,
+  layerIndexOf,
+} from './align/index.ts';
+export {
   DEFAULT_DOWNLOAD_CONCURRENCY,
   DEFAULT_DOWNLOAD_RETRIES,
   DEFAULT_STALL_TIMEOUT_MS,
@@ -80,19 +93,6 @@ export { type OpenAIOptions, openai } from './models/openai.ts';
 export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
 export { type SentencesOptions, sentences } from './text/sentences.ts';
-export {
-  type AlignmentChunk,
-  AlignmentChunkSchema,
-  type AlignOptions,
-  type AlignPackageOptions,
-  align,
-  alignPackage,
-  alignWorkerCount,
-  DEFAULT_ALIGN_WORKERS,
-  DEFAULT_BLOCK_BYTES,
-  isAlignInput,
-  layerIndexOf,
-} from './weights/align.ts';
 export {
   DeltaConflictError,
   DtypeError,

@@ -2,7 +2,7 @@
 // blocks cutting rows in the middle included; lora_alpha defaults to r.
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alignPackage } from '../src/weights/align.ts';
+import { alignPackage } from '../src/align/index.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
 import { collect, readBytes, tempFolder, tensorOf } from './fixtures-weights/models.ts';
 

@@ -3,7 +3,7 @@
 // because the arithmetic runs in the worker.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignPackage } from '../src/weights/align.ts';
+import { alignPackage } from '../src/align/index.ts';
 import { tempFolder, writeStreamed } from './fixtures-weights/models.ts';
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@ import { mkdir, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jsonPart } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { align, alignPackage, alignWorkerCount } from '../src/weights/align.ts';
+import { align, alignPackage, alignWorkerCount } from '../src/align/index.ts';
 import { NonFiniteError } from '../src/weights/errors.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
 import { collect, partialsIn, readValues, tempFolder, tensor, writeGolden } from './fixtures-weights/models.ts';

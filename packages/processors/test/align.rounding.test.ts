@@ -2,7 +2,7 @@
 // overflows to Inf is E_NONFINITE and leaves no output; a weight that was already non-finite is not an error.
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alignPackage } from '../src/weights/align.ts';
+import { alignPackage } from '../src/align/index.ts';
 import { NonFiniteError } from '../src/weights/errors.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
 import { collect, partialsIn, readBytes, tempFolder, tensor } from './fixtures-weights/models.ts';

@@ -3,8 +3,8 @@
 // stops at the group where a finite weight would become NaN/Inf, leaving the rest unwritten.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyBlock, createScratch } from '../src/weights/align-kernel.js';
-import { createSimdKernel } from '../src/weights/align-simd.js';
+import { applyBlock, createScratch } from '../src/align/align-kernel.js';
+import { createSimdKernel } from '../src/align/align-simd.js';
 
 const simd = createSimdKernel();
 const scratch = createScratch();

@@ -5,7 +5,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jsonPart } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { align } from '../src/weights/align.ts';
+import { align } from '../src/align/index.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
 import { tempFolder, tensorOf } from './fixtures-weights/models.ts';
 

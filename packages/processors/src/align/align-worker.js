@@ -1,10 +1,10 @@
-// The align worker: reads and computes the blocks of align.ts in a shared WebAssembly.Memory (workerData.memory)
-// that the main thread writes out from. A message names a slot of that memory and the file ranges to read into
-// it (positional reads on the main thread's descriptors, synchronous here: the event loop never waits for them,
-// and the libuv threads stay free for the writes); the worker modifies the weights there in place and answers
-// with the block's sums. Nothing is copied or transferred per block; only LoRA B rows travel as transferred
-// buffers. Messages are handled one at a time, in order. Plain JavaScript so that `new Worker(url)` loads it
-// under Node, tsx and vitest alike.
+// The align worker: reads and computes the blocks of the align pipeline (pipeline.ts; the pool is workers.ts) in
+// a shared WebAssembly.Memory (workerData.memory) that the main thread writes out from. A message names a slot of
+// that memory and the file ranges to read into it (positional reads on the main thread's descriptors, synchronous
+// here: the event loop never waits for them, and the libuv threads stay free for the writes); the worker modifies
+// the weights there in place and answers with the block's sums. Nothing is copied or transferred per block; only
+// LoRA B rows travel as transferred buffers. Messages are handled one at a time, in order. Plain JavaScript so that
+// `new Worker(url)` loads it under Node, tsx and vitest alike.
 
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';

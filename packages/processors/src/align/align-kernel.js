@@ -1,4 +1,4 @@
-// The arithmetic of `align` on one block of one tensor (WEIGHTS.md, "Math"):
+// The arithmetic of `align` on one block of one tensor (the processors README, "align", states the math):
 //   delta = s * d (f64), w' = round_out(fround(w + delta)), with f64 sums for
 //   the norms and the cosine. Plain JavaScript (ESM + JSDoc) because the align
 //   worker loads it without a TypeScript loader; types in align-kernel.d.ts.
@@ -10,7 +10,7 @@
 // the floating-point dependency chains. The tiling fixes the order of the
 // sums, so results are deterministic for a given block size.
 
-import { F16_TO_F32, f32BitsToF16Bits } from './float16.js';
+import { F16_TO_F32, f32BitsToF16Bits } from '../weights/float16.js';
 
 /** @typedef {'F32' | 'F16' | 'BF16'} FloatDtype */
 
