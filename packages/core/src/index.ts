@@ -14,6 +14,7 @@ export {
   isReservedSubstream,
   isText,
   type JSONPartType,
+  jsonObjectOf,
   jsonPart,
   jsonPartType,
   jsonTypeOf,

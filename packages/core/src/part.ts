@@ -174,6 +174,22 @@ export function jsonTypeOf(mimetype: string): string | undefined {
   return '';
 }
 
+/**
+ * The JSON object a part carries (its `.text` parsed), or undefined when it carries none: not
+ * textual, not JSON, or JSON that is not an object. Never throws, so a `match` can use it.
+ */
+export function jsonObjectOf(p: Part): Record<string, unknown> | undefined {
+  if (p.text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(p.text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A typed JSON part kind declared once: its mimetype, a maker, a test and a validating reader. */
 export interface JSONPartType<T> {
   /** The `type=` name, e.g. 'DownloadResult'. */

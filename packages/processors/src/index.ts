@@ -1,6 +1,7 @@
 export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
 export {
   type AlignmentChunk,
+  AlignmentChunkPart,
   AlignmentChunkSchema,
   type AlignOptions,
   type AlignPackageOptions,

@@ -168,6 +168,28 @@ describe('readResumable', () => {
     expect(server.hits()).toBe(1);
   });
 
+  it.each([
+    ['a body still arriving', false],
+    ['a whole small body', true],
+  ])('stopping at the response head of %s closes the socket quietly', async (_what, whole) => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': whole ? String(body.length) : '1000000' });
+      if (whole) res.end(body);
+      else res.write(body);
+    });
+    const unhandled: unknown[] = [];
+    const onError = (error: unknown) => unhandled.push(error);
+    process.on('uncaughtException', onError);
+    try {
+      for await (const event of readResumable(`${server.origin}/f`)) if (event.type === 'response') break;
+      await expect.poll(() => listener?.openConnections).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('breaking out closes the socket', async () => {
     const server = await serve((_req, res) => {
       res.writeHead(200, { 'content-length': '1000000' });

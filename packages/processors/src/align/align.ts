@@ -1,9 +1,17 @@
 // The `align` part processor: its options, the parts it takes (a delta package's path, or a successful
 // DownloadResult) and the AlignmentChunk parts it emits. The engine behind it is `alignPackage` (pipeline.ts).
 
-import { type Context, jsonPart, type Part, type PartProcessor, partProcessor, readJSON } from '@sluice/core';
+import {
+  type Context,
+  jsonObjectOf,
+  jsonPartType,
+  jsonTypeOf,
+  type Part,
+  type PartProcessor,
+  partProcessor,
+  readJSON,
+} from '@sluice/core';
 import { z } from 'zod';
-import { jsonObjectOf, jsonTypeOf } from '../weights/json-parts.ts';
 import { alignPackage } from './pipeline.ts';
 import { checkBlockBytes, checkLayers, checkStrength } from './plan.ts';
 
@@ -21,6 +29,9 @@ export const AlignmentChunkSchema = z.object({
 });
 /** One layer's progress, as the `align` processor emits it (the fields are described in the processors README). */
 export type AlignmentChunk = z.infer<typeof AlignmentChunkSchema>;
+
+/** `application/json; type=AlignmentChunk` parts, one per layer `align` finished. */
+export const AlignmentChunkPart = jsonPartType('AlignmentChunk', AlignmentChunkSchema);
 
 /** Options of the `align` processor (described in the processors README, "align"). */
 export interface AlignOptions {
@@ -89,7 +100,7 @@ export function align(options: AlignOptions): PartProcessor {
         },
         ctx.signal,
       );
-      for await (const chunk of run) yield jsonPart(chunk, { type: 'AlignmentChunk', metadata: { package: path } });
+      for await (const chunk of run) yield AlignmentChunkPart.make(chunk, { metadata: { package: path } });
     },
     // lazy: each chunk is pulled only when the consumer asks for it, so a consumer that stops after
     // a chunk stops the alignment before the final rename (no finished output is left behind).

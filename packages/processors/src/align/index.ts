@@ -10,7 +10,14 @@
 //   align-kernel.js  the arithmetic in plain JavaScript (every dtype, LoRA), the reference for the SIMD kernel
 //   align-simd.js    the WebAssembly SIMD kernel (F32 and BF16 full deltas), built from align-simd.wat
 
-export { type AlignmentChunk, AlignmentChunkSchema, type AlignOptions, align, isAlignInput } from './align.ts';
+export {
+  type AlignmentChunk,
+  AlignmentChunkPart,
+  AlignmentChunkSchema,
+  type AlignOptions,
+  align,
+  isAlignInput,
+} from './align.ts';
 export { type AlignPackageOptions, alignPackage, DEFAULT_BLOCK_BYTES } from './pipeline.ts';
 export { checkStrength, layerIndexOf } from './plan.ts';
 export { alignWorkerCount, DEFAULT_ALIGN_WORKERS } from './workers.ts';

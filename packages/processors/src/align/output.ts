@@ -6,7 +6,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { syncDir } from '../weights/files.ts';
+import { syncDir } from '../files.ts';
 import {
   encodeSafetensorsHeader,
   INDEX_FILE,

@@ -6,11 +6,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { syncDir } from '../files.ts';
 import { APIError } from '../http/errors.ts';
 import { type ResumableRetry, readResumable } from '../http/range.ts';
 import type { Dispatcher } from '../http/transport.ts';
 import { FormatError } from '../weights/errors.ts';
-import { syncDir } from '../weights/files.ts';
 import { partialPath, readSafetensorsHeaderFrom } from '../weights/safetensors.ts';
 import { DownloadError } from './errors.ts';
 import { filenameFromContentDisposition, filenameFromUrl, resolveInside } from './names.ts';

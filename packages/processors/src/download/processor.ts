@@ -1,9 +1,16 @@
 // The `download` part processor: DownloadRequest parts in, verified files and DownloadResult parts
 // out, with progress status parts counted per run.
 
-import { type Context, jsonTypeOf, type Part, type PartProcessor, partProcessor, runState } from '@sluice/core';
+import {
+  type Context,
+  jsonObjectOf,
+  jsonTypeOf,
+  type Part,
+  type PartProcessor,
+  partProcessor,
+  runState,
+} from '@sluice/core';
 import { Semaphore } from '@sluice/streams';
-import { jsonObjectOf } from '../weights/json-parts.ts';
 import { type DownloadFileOptions, type DownloadProgress, downloadFile } from './file.ts';
 import { type DownloadRequest, type DownloadResult, DownloadResultPart } from './schemas.ts';
 

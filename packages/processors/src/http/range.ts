@@ -241,7 +241,9 @@ export async function* readResumable(
       } finally {
         clearTimeout(stall);
         signal.removeEventListener('abort', onAbort);
-        if (body && !body.destroyed) body.destroy();
+        // A body left unread (the consumer stopped, or a status we do not read) is destroyed; its
+        // 'error' event then has a listener, so the abort never surfaces as an unhandled error.
+        if (body && !body.destroyed) body.on('error', noop).destroy();
       }
       await sleep(waitMs, signal);
     }
@@ -249,6 +251,8 @@ export async function* readResumable(
     await agent?.destroy().catch(() => {});
   }
 }
+
+function noop(): void {}
 
 /** Hints of a failed download status. */
 function downloadHint(status: number): string | undefined {

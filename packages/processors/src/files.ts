@@ -1,4 +1,5 @@
-// File-system helpers shared by `download` and `align`.
+// File-system helpers shared by `download`, `align` and the safetensors writer: the durable half of
+// writing a file atomically (temp file, fsync, rename, fsync the folder).
 
 import { open } from 'node:fs/promises';
 
