@@ -16,7 +16,7 @@ import {
   textPart,
   toJSON,
 } from '@sluice/core';
-import { anthropic, fakeModel, gemini, ollama, openai } from '@sluice/processors';
+import { anthropic, fakeModel, gemini, isReplayPart, ollama, openai } from '@sluice/processors';
 import { z } from 'zod';
 import { ClosedError, ConfigError, SessionBusyError } from './errors.ts';
 import { type Environment, PROVIDERS, type Provider, resolveProvider } from './providers.ts';
@@ -259,7 +259,9 @@ export type SessionJSON = z.input<typeof SessionJSONSchema>;
  * A conversation with one LLM, kept as parts. Each turn sends the system
  * prompt, the whole history and the new prompt; when the answer has been read
  * to its end, the user's parts (role 'user') and the model's default-substream
- * parts are appended. A turn that fails or is stopped early appends nothing.
+ * parts are appended, with the parts carrying provider state the next request
+ * must echo (Anthropic thinking signatures and server tool blocks, Gemini
+ * thought signatures; see `isReplayPart`). A turn that fails or is stopped early appends nothing.
  * One turn at a time: starting a second while one runs throws `SessionBusyError`.
  */
 export class Session {
@@ -306,7 +308,8 @@ export class Session {
       const reply: Part[] = [];
       const input = [...this.#history, ...user];
       for await (const p of this.llm.stream(input, { signal, system: this.system })) {
-        if (p.substream === '') reply.push(p.role === '' ? part(p, { role: 'model' }) : p);
+        // Provider state (thinking signatures, server tool blocks) goes back with the next turn.
+        if (p.substream === '' || isReplayPart(p)) reply.push(p.role === '' ? part(p, { role: 'model' }) : p);
         yield p;
       }
       this.#history.push(...user, ...coalesceText(reply));
