@@ -95,7 +95,8 @@ export async function main(
     const robust = retry(timeout(model(flaky), { idleMs }), { maxRetries: 2, initialRetryDelayMs: 50 });
     let resumedText = '';
     for await (const part of robust('What does a sluice gate do?', { signal }) as AsyncIterable<Part>) {
-      if (part.substream === 'status') log(`   status: ${part.text}`);
+      // The model's final status part has empty text; its metadata holds usage and finish reason.
+      if (part.substream === 'status') log(`   status: ${part.text || `finished: ${part.metadata.finishReason}`}`);
       else resumedText += part.text ?? '';
     }
     const second = flaky.requests[1]?.messages.at(-1);

@@ -34,6 +34,8 @@ describe('openai chat completion chunks', () => {
         finishReason: 'stop',
         rawFinishReason: 'stop',
         usage: { inputTokens: 9, outputTokens: 12, totalTokens: 21 },
+        model: 'gpt-4o-mini',
+        responseId: 'chatcmpl-123',
       },
     ]);
   });
@@ -158,6 +160,8 @@ describe('anthropic message events', () => {
         finishReason: 'stop',
         rawFinishReason: 'end_turn',
         usage: { inputTokens: 25, outputTokens: 15, totalTokens: 40 },
+        model: 'claude-x',
+        responseId: 'msg_1',
       },
     ]);
   });
@@ -308,6 +312,7 @@ describe('gemini streamGenerateContent SSE', () => {
         finishReason: 'stop',
         rawFinishReason: 'STOP',
         usage: { inputTokens: 8, outputTokens: 5, totalTokens: 13 },
+        model: 'gemini-2.0-flash',
       },
     ]);
   });
@@ -332,7 +337,7 @@ describe('gemini streamGenerateContent SSE', () => {
         type: 'finish',
         finishReason: 'tool_calls',
         rawFinishReason: 'STOP',
-        usage: { inputTokens: 3, outputTokens: 6, totalTokens: 9 },
+        usage: { inputTokens: 3, outputTokens: 6, totalTokens: 9, reasoningTokens: 2 },
       },
     ]);
   });
@@ -371,6 +376,7 @@ describe('servers that ignore stream: true and answer with one JSON body', () =>
         finishReason: 'stop',
         rawFinishReason: 'stop',
         usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 },
+        responseId: 'c',
       },
     ]);
   });

@@ -64,12 +64,16 @@ export {
   SessionBusyError,
 } from './errors.ts';
 export {
+  type ChatMessage,
+  chatMessagesToParts,
   createLLM,
   type FakeLLMOptions,
+  type FlowOptions,
   type GenerateOptions,
   type GenerateResult,
   type LLM,
   type ModelOptions,
+  type Prompt,
   type RemoteLLMOptions,
   Session,
   type SessionJSON,

@@ -16,7 +16,22 @@ import {
   textPart,
   toJSON,
 } from '@sluice/core';
-import { anthropic, fakeModel, gemini, ollama, openai } from '@sluice/processors';
+import {
+  anthropic,
+  fakeModel,
+  gemini,
+  isReplayPart,
+  type Usage as ModelUsage,
+  ollama,
+  openai,
+  RateLimiter,
+  type RateLimitOptions,
+  type RetryOptions,
+  rateLimit,
+  retry,
+  type TimeoutOptions,
+  timeout,
+} from '@sluice/processors';
 import { z } from 'zod';
 import { ClosedError, ConfigError, SessionBusyError } from './errors.ts';
 import { type Environment, PROVIDERS, type Provider, resolveProvider } from './providers.ts';
@@ -43,7 +58,22 @@ export type RemoteLLMOptions = Omit<ModelOptions, 'system'> & {
   system?: string;
   /** Where environment variables are read; default `process.env`. */
   env?: Environment;
-};
+} & FlowOptions;
+
+/**
+ * Flow control attached to the LLM: every `generate`, `stream` and session turn goes through it,
+ * and `llm.processor` is the wrapped processor. Applied inside out: `timeout` bounds each attempt,
+ * `retry` retries failed attempts (before the first part, or resuming with `resume`), `rateLimit`
+ * spaces the calls' starts (one limiter shared by every call of this LLM).
+ */
+export interface FlowOptions {
+  /** Options of `retry()` (`true` for its defaults). */
+  retry?: RetryOptions | boolean;
+  /** Options of `timeout()`. */
+  timeout?: TimeoutOptions;
+  /** Options of `rateLimit()`, or a `RateLimiter` to share with other processors. */
+  rateLimit?: RateLimitOptions | RateLimiter;
+}
 
 /** Options of `createLLM('fake')`: an in-process deterministic model for tests and demos. */
 export interface FakeLLMOptions {
@@ -58,20 +88,51 @@ export interface FakeLLMOptions {
   system?: string;
 }
 
-/** Options of one `generate` / `stream` call. */
+/**
+ * Options of one `generate` / `stream` call. The sampling fields override the LLM's own for this
+ * call only (the fake provider ignores them).
+ */
 export interface GenerateOptions {
   /** Aborting stops the call: the request is cancelled and the call rejects with `signal.reason`. */
   signal?: AbortSignal;
   /** System prompt for this call, after the LLM's own. */
   system?: string;
+  maxTokens?: number;
+  temperature?: number;
+  stop?: string | readonly string[];
+  tools?: ModelOptions['tools'];
+  toolChoice?: ModelOptions['toolChoice'];
+  logprobs?: boolean | number;
+  /** Merged over the LLM's `extraBody`. */
+  extraBody?: Record<string, unknown>;
+  /** Merged over the LLM's headers. */
+  headers?: Record<string, string>;
 }
 
-/** Token counts reported by the provider. */
-export interface Usage {
-  inputTokens: number;
-  outputTokens: number;
-  totalTokens?: number;
+/** The per-call fields of `GenerateOptions` that change the request. */
+const CALL_FIELDS = [
+  'maxTokens',
+  'temperature',
+  'stop',
+  'tools',
+  'toolChoice',
+  'logprobs',
+  'extraBody',
+  'headers',
+] as const satisfies readonly (keyof GenerateOptions & keyof ModelOptions)[];
+
+/** Token counts reported by the provider (see the processors' `Usage`: cached and reasoning tokens broken out). */
+export type Usage = ModelUsage;
+
+/** One chat message, OpenAI style; accepted wherever a prompt is. */
+export interface ChatMessage {
+  role: 'user' | 'assistant' | 'system' | 'tool' | 'model';
+  /** Text, or OpenAI content parts of type 'text'. */
+  content: string | readonly { type: 'text'; text: string }[];
 }
+
+/** A prompt: any content (text, parts, iterables of them), or a list of chat messages. */
+export type Prompt = ContentLike | readonly ChatMessage[];
 
 /** What `generate` resolves with. */
 export interface GenerateResult {
@@ -91,9 +152,9 @@ export interface LLM extends AsyncDisposable {
   /** The model processor behind this LLM, to use in pipelines. */
   readonly processor: Processor;
   /** Runs one prompt to the end. Rejects with the provider's typed error (after retries) or `signal.reason`. */
-  generate(prompt: ContentLike, options?: GenerateOptions): Promise<GenerateResult>;
+  generate(prompt: Prompt, options?: GenerateOptions): Promise<GenerateResult>;
   /** Streams one prompt's answer part by part (tokens as they arrive); runs when iterated. */
-  stream(prompt: ContentLike, options?: GenerateOptions): PartStream;
+  stream(prompt: Prompt, options?: GenerateOptions): PartStream;
   /** A conversation that remembers its turns. */
   session(options?: SessionOptions): Session;
   /** Stops every call still running (they reject with `ClosedError`) and refuses new ones. Idempotent. */
@@ -135,9 +196,19 @@ export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLL
       firstDelayMs: fake.firstDelayMs,
       name: `fake:${model}`,
     });
-    return new ModelLLM(provider, model, p, fake.system);
+    return new ModelLLM(provider, model, () => p, fake.system);
   }
-  const { env, system, baseURL, apiKey, apiKeyEnv, ...rest } = options as RemoteLLMOptions;
+  const {
+    env,
+    system,
+    baseURL,
+    apiKey,
+    apiKeyEnv,
+    retry: retryOption,
+    timeout: timeoutOption,
+    rateLimit: rateOption,
+    ...rest
+  } = options as RemoteLLMOptions;
   if (typeof rest.model !== 'string' || rest.model === '') {
     throw new ConfigError(`createLLM('${provider}'): the model option is required`, "e.g. { model: 'gpt-4o-mini' }");
   }
@@ -151,7 +222,77 @@ export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLL
     apiKeyEnv: resolved.apiKeyEnv,
   };
   const factory = { openai, anthropic, ollama, gemini }[resolved.wire];
-  return new ModelLLM(provider, rest.model, factory(processorOptions), system);
+  // One limiter for every call of this LLM, whatever its per-call options.
+  const limiter =
+    rateOption === undefined ? undefined : rateOption instanceof RateLimiter ? rateOption : new RateLimiter(rateOption);
+  const make = (overrides: Partial<ModelOptions>): Processor => {
+    let p = factory({
+      ...processorOptions,
+      ...overrides,
+      ...(overrides.extraBody ? { extraBody: { ...processorOptions.extraBody, ...overrides.extraBody } } : {}),
+      ...(overrides.headers ? { headers: { ...processorOptions.headers, ...overrides.headers } } : {}),
+    });
+    if (timeoutOption) p = timeout(p, timeoutOption);
+    if (retryOption) p = retry(p, retryOption === true ? {} : retryOption);
+    if (limiter) p = rateLimit(p, { limiter });
+    return p;
+  };
+  return new ModelLLM(provider, rest.model, make, system);
+}
+
+/** True for a list of OpenAI-style chat messages (not parts, strings or bytes). */
+function isChatMessages(value: unknown): value is readonly ChatMessage[] {
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every(
+      (item) =>
+        item !== null &&
+        typeof item === 'object' &&
+        !isPart(item) &&
+        !(item instanceof Uint8Array) &&
+        typeof (item as ChatMessage).role === 'string' &&
+        'content' in item,
+    )
+  );
+}
+
+const chatRoles: Record<string, string> = {
+  user: 'user',
+  assistant: 'model',
+  model: 'model',
+  system: 'system',
+  tool: 'tool',
+};
+
+/** Chat messages as parts: 'assistant' becomes role 'model'; throws `ConfigError` for what is not text. */
+export function chatMessagesToParts(messages: readonly ChatMessage[]): Part[] {
+  return messages.map((message, index) => {
+    const role = chatRoles[message.role];
+    if (!role) {
+      throw new ConfigError(
+        `message ${index}: unknown role ${JSON.stringify(message.role)}`,
+        "use 'user', 'assistant', 'system' or 'tool'",
+      );
+    }
+    const { content } = message;
+    let text: string;
+    if (typeof content === 'string') text = content;
+    else if (Array.isArray(content) && content.every((c) => c?.type === 'text' && typeof c.text === 'string'))
+      text = content.map((c) => c.text).join('');
+    else {
+      throw new ConfigError(
+        `message ${index}: content must be a string or text parts ({ type: 'text', text })`,
+        'pass images and other media as parts (dataPart) instead of chat messages',
+      );
+    }
+    return textPart(text, { role });
+  });
+}
+
+/** A prompt as content: chat messages become parts, anything else is left as it is. */
+function toContent(prompt: Prompt): ContentLike {
+  return isChatMessages(prompt) ? chatMessagesToParts(prompt) : (prompt as ContentLike);
 }
 
 /** The default reply of the fake provider: `Echo: ` and the text of the last user part. */
@@ -204,27 +345,40 @@ class ModelLLM implements LLM {
   readonly #system: string | undefined;
   readonly #closer = new AbortController();
 
-  constructor(provider: Provider, model: string, processor: Processor, system: string | undefined) {
+  readonly #make: (overrides: Partial<ModelOptions>) => Processor;
+
+  constructor(
+    provider: Provider,
+    model: string,
+    make: (overrides: Partial<ModelOptions>) => Processor,
+    system: string | undefined,
+  ) {
     this.provider = provider;
     this.model = model;
-    this.processor = processor;
+    this.#make = make;
+    this.processor = make({});
     this.#system = system;
   }
 
-  stream(prompt: ContentLike, options: GenerateOptions = {}): PartStream {
+  stream(prompt: Prompt, options: GenerateOptions = {}): PartStream {
     this.#throwIfClosed();
-    const input = withSystem([this.#system, options.system], prompt);
+    const input = withSystem([this.#system, options.system], toContent(prompt));
+    const overrides: Partial<ModelOptions> = {};
+    for (const key of CALL_FIELDS) {
+      if (options[key] !== undefined) (overrides as Record<string, unknown>)[key] = options[key];
+    }
+    const processor = Object.keys(overrides).length > 0 ? this.#make(overrides) : this.processor;
     const closer = this.#closer.signal;
     return new PartStream({
       [Symbol.asyncIterator]: () => {
         this.#throwIfClosed();
         const signal = options.signal ? AbortSignal.any([closer, options.signal]) : closer;
-        return this.processor(input, { signal })[Symbol.asyncIterator]();
+        return processor(input, { signal })[Symbol.asyncIterator]();
       },
     });
   }
 
-  async generate(prompt: ContentLike, options: GenerateOptions = {}): Promise<GenerateResult> {
+  async generate(prompt: Prompt, options: GenerateOptions = {}): Promise<GenerateResult> {
     return resultOf(await this.stream(prompt, options).gather());
   }
 
@@ -259,7 +413,9 @@ export type SessionJSON = z.input<typeof SessionJSONSchema>;
  * A conversation with one LLM, kept as parts. Each turn sends the system
  * prompt, the whole history and the new prompt; when the answer has been read
  * to its end, the user's parts (role 'user') and the model's default-substream
- * parts are appended. A turn that fails or is stopped early appends nothing.
+ * parts are appended, with the parts carrying provider state the next request
+ * must echo (Anthropic thinking signatures and server tool blocks, Gemini
+ * thought signatures; see `isReplayPart`). A turn that fails or is stopped early appends nothing.
  * One turn at a time: starting a second while one runs throws `SessionBusyError`.
  */
 export class Session {
@@ -285,7 +441,7 @@ export class Session {
   }
 
   /** One turn, read to the end; rejects with `SessionBusyError` if another turn is running. */
-  async generate(prompt: ContentLike, options: { signal?: AbortSignal } = {}): Promise<GenerateResult> {
+  async generate(prompt: Prompt, options: Omit<GenerateOptions, 'system'> = {}): Promise<GenerateResult> {
     return resultOf(await this.stream(prompt, options).gather());
   }
 
@@ -293,11 +449,11 @@ export class Session {
    * One turn, streamed. The turn starts when the stream is first read (a stream
    * never read holds nothing); it is recorded once the stream ends normally.
    */
-  stream(prompt: ContentLike, options: { signal?: AbortSignal } = {}): PartStream {
-    return new PartStream(this.#turn(prompt, options.signal));
+  stream(prompt: Prompt, options: Omit<GenerateOptions, 'system'> = {}): PartStream {
+    return new PartStream(this.#turn(toContent(prompt), options));
   }
 
-  async *#turn(prompt: ContentLike, signal: AbortSignal | undefined): AsyncGenerator<Part> {
+  async *#turn(prompt: ContentLike, options: Omit<GenerateOptions, 'system'>): AsyncGenerator<Part> {
     // Checked before any await, so two turns started in the same tick see each other.
     if (this.#busy) throw new SessionBusyError();
     this.#busy = true;
@@ -305,8 +461,9 @@ export class Session {
       const user = (await collectParts(prompt)).map((p) => (p.role === '' ? part(p, { role: 'user' }) : p));
       const reply: Part[] = [];
       const input = [...this.#history, ...user];
-      for await (const p of this.llm.stream(input, { signal, system: this.system })) {
-        if (p.substream === '') reply.push(p.role === '' ? part(p, { role: 'model' }) : p);
+      for await (const p of this.llm.stream(input, { ...options, system: this.system })) {
+        // Provider state (thinking signatures, server tool blocks) goes back with the next turn.
+        if (p.substream === '' || isReplayPart(p)) reply.push(p.role === '' ? part(p, { role: 'model' }) : p);
         yield p;
       }
       this.#history.push(...user, ...coalesceText(reply));

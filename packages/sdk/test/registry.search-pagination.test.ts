@@ -65,6 +65,26 @@ describe('registry search with cursor pagination', () => {
     expect(server.requests).toHaveLength(3);
   });
 
+  it('take(n) and toArray() are methods: take stops after n items and fetches no page past them', async () => {
+    const server = await registry();
+    const client = await clientOf(server);
+    const all = server.packages.filter((p) => p.kind === 'vector').length;
+    expect(all).toBeGreaterThan(3);
+    const three = await client.vectors.search({ query: '', limit: 2 }).take(3).toArray();
+    expect(three).toHaveLength(3);
+    // Pages of 2: the third item is on page 2, so exactly two requests.
+    expect(server.requests.filter((r) => r.route === 'search')).toHaveLength(2);
+    const everything = await client.vectors.search({ query: '', limit: 2 }).toArray();
+    expect(everything).toHaveLength(all);
+    expect(everything.slice(0, 3)).toEqual(three);
+    const before = server.requests.length;
+    expect(await client.vectors.search({ query: '' }).take(0).toArray()).toEqual([]);
+    expect(server.requests).toHaveLength(before);
+    // limit is the page size, never a cap on the total.
+    expect(await client.vectors.search({ query: '', limit: 1 }).toArray()).toHaveLength(all);
+    expect(() => client.vectors.search({ query: '' }).take(-1)).toThrow(RangeError);
+  });
+
   it('filters by every query word and by model', async () => {
     const server = await registry();
     const client = await clientOf(server);

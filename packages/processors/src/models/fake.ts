@@ -19,7 +19,7 @@ export interface FakeModelOptions {
  * An in-process model for tests: gathers its input, then streams the reply
  * as text parts with role 'model' (word by word for a string), waiting
  * `firstDelayMs` before the first and `delayMs` before each next one, then a
- * status part with `usage` (`inputTokens`, `outputTokens`, `totalTokens`) and
+ * status part with empty text and, in its metadata, `usage` (`inputTokens`, `outputTokens`, `totalTokens`) and
  * `finishReason: 'stop'` like the real models.
  * Deterministic; stopping the run clears the pending timer at once.
  */
@@ -40,9 +40,16 @@ export function fakeModel(options: FakeModelOptions): Processor {
       }
       const inputTokens = splitIntoTokens(asText(parts)).length;
       const usage = { inputTokens, outputTokens: chunks.length, totalTokens: inputTokens + chunks.length };
-      yield statusPart(`${name} finished: stop (${usage.inputTokens} input, ${usage.outputTokens} output tokens)`, {
+      yield statusPart('', {
         role: 'model',
-        metadata: { provider: 'fake', model: name, finishReason: 'stop', rawFinishReason: 'stop', usage },
+        metadata: {
+          provider: 'fake',
+          model: name,
+          requestedModel: name,
+          finishReason: 'stop',
+          rawFinishReason: 'stop',
+          usage,
+        },
       });
     },
     { name },

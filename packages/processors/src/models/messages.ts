@@ -42,16 +42,37 @@ function roleOf(part: Part): Turn['role'] | 'system' {
 }
 
 /**
+ * True for the parts of an earlier answer that carry provider state which must go back with the
+ * assistant turn: Anthropic thinking signatures and redacted thinking (substream 'reasoning',
+ * `metadata.signature` or `metadata.redactedThinking`), server-run tool blocks (substream
+ * 'server_tool' with `metadata.block`), and parts carrying a Gemini `metadata.thoughtSignature`.
+ * Sessions keep them in their history.
+ */
+export function isReplayPart(part: Part): boolean {
+  const meta = part.metadata;
+  if (part.substream === 'reasoning')
+    return typeof meta.signature === 'string' || typeof meta.redactedThinking === 'string';
+  if (part.substream === 'server_tool') return meta.block !== null && typeof meta.block === 'object';
+  return typeof meta.thoughtSignature === 'string';
+}
+
+/**
  * Groups input parts into turns. Only parts of the default substream are
  * sent (reasoning and other side streams of earlier answers are not), and
- * empty text parts are dropped.
+ * empty text parts are dropped; `keep` admits more (a provider's replay parts,
+ * see `isReplayPart`), which then reach the encoder even when their text is empty.
  */
-export function toConversation(parts: readonly Part[], system?: string): Conversation {
+export function toConversation(
+  parts: readonly Part[],
+  system?: string,
+  keep: (part: Part) => boolean = () => false,
+): Conversation {
   const systemTexts: string[] = system ? [system] : [];
   const turns: Turn[] = [];
   for (const part of parts) {
-    if (part.substream !== '') continue;
-    if (part.text === '' && !part.toolCall && !part.toolResult) continue;
+    const kept = keep(part);
+    if (part.substream !== '' && !kept) continue;
+    if (part.text === '' && !part.toolCall && !part.toolResult && !kept) continue;
     const role = roleOf(part);
     if (role === 'system') {
       if (part.text !== undefined) systemTexts.push(part.text);

@@ -2,7 +2,17 @@
 // build the provider call, run it, and turn each neutral event into a part
 // the moment it arrives (one text part per token, no buffering).
 
-import { type Part, type Processor, part, processor, statusPart, TOOL_CALL_MIMETYPE, textPart } from '@sluice/core';
+import {
+  dataPart,
+  jsonPart,
+  type Part,
+  type Processor,
+  part,
+  processor,
+  statusPart,
+  TOOL_CALL_MIMETYPE,
+  textPart,
+} from '@sluice/core';
 import { APIError } from '../http/errors.ts';
 import { withConfig } from './config.ts';
 import type { ModelEvent } from './events.ts';
@@ -11,35 +21,74 @@ import { type ModelCall, type RetryInfo, runModel } from './run.ts';
 
 const noData = new Uint8Array(0);
 
-/** The part for one model event: text (role 'model'), reasoning (substream 'reasoning'), a tool call, or the final status. */
+/** The substream of server-run tool calls and results (never executed by a client tool loop). */
+export const SERVER_TOOL_SUBSTREAM = 'server_tool';
+
+/**
+ * The part for one model event: text (role 'model'), reasoning (substream 'reasoning'), refusal text
+ * (substream 'refusal'), a tool call, a server-run tool call or result (JSON on substream
+ * 'server_tool'), inline data, an unknown chunk (JSON on substream 'unknown'), or the final status
+ * part: empty text, with `usage`, `finishReason` and the service's `model` and `responseId` in its
+ * metadata.
+ */
 export function eventToPart(
   event: Exclude<ModelEvent, { type: 'error' }>,
   source: { provider: string; model: string },
 ): Part {
   switch (event.type) {
     case 'text':
-      return textPart(event.text, { role: 'model' });
+      return textPart(event.text, { role: 'model', ...(event.metadata ? { metadata: event.metadata } : {}) });
     case 'reasoning':
-      return textPart(event.text, { role: 'model', substream: 'reasoning' });
+      return textPart(event.text, {
+        role: 'model',
+        substream: 'reasoning',
+        ...(event.metadata ? { metadata: event.metadata } : {}),
+      });
+    case 'refusal':
+      return textPart(event.text, { role: 'model', substream: 'refusal' });
     case 'toolCall':
       return part(noData, {
         mimetype: TOOL_CALL_MIMETYPE,
         role: 'model',
         toolCall: { id: event.id, name: event.name, args: event.args },
+        ...(event.metadata ? { metadata: event.metadata } : {}),
       });
-    case 'finish': {
-      const usage = event.usage ? ` (${event.usage.inputTokens} input, ${event.usage.outputTokens} output tokens)` : '';
-      return statusPart(`${source.provider} ${source.model} finished: ${event.finishReason ?? 'unknown'}${usage}`, {
+    case 'serverTool':
+      return jsonPart(event.value ?? null, {
+        type: event.kind === 'call' ? 'ServerToolCall' : 'ServerToolResult',
+        role: 'model',
+        substream: SERVER_TOOL_SUBSTREAM,
+        metadata: {
+          ...event.metadata,
+          serverTool: { kind: event.kind, id: event.id, name: event.name },
+          executedBy: 'server',
+        },
+      });
+    case 'data':
+      return dataPart(event.data, event.mimetype, {
+        role: 'model',
+        ...(event.metadata ? { metadata: event.metadata } : {}),
+      });
+    case 'unknown':
+      return jsonPart(event.value ?? null, {
+        role: 'model',
+        substream: 'unknown',
+        metadata: { ...event.metadata, provider: source.provider },
+      });
+    case 'finish':
+      // Empty text: a loop printing every part's text prints only the answer.
+      return statusPart('', {
         role: 'model',
         metadata: {
           provider: source.provider,
-          model: source.model,
+          model: event.model ?? source.model,
+          requestedModel: source.model,
+          ...(event.responseId !== undefined ? { responseId: event.responseId } : {}),
           finishReason: event.finishReason,
           rawFinishReason: event.rawFinishReason,
           usage: event.usage,
         },
       });
-    }
   }
 }
 

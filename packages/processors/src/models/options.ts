@@ -27,6 +27,12 @@ export interface ModelOptions extends TransportOptions {
   tools?: readonly ToolSpec[];
   /** 'auto' (default), 'none', 'required', or one tool by name. */
   toolChoice?: 'auto' | 'none' | 'required' | { name: string };
+  /**
+   * Ask for the log probabilities of the output tokens (OpenAI-compatible `logprobs`, Gemini
+   * `responseLogprobs`); a number also asks for that many alternatives per token. They arrive as
+   * `metadata.logprobs` on the text parts, in the provider's own shape.
+   */
+  logprobs?: boolean | number;
   /** Extra request body fields, merged last (e.g. `{ top_p: 0.9 }`, Anthropic `thinking`, Ollama `options`). */
   extraBody?: Record<string, unknown>;
   /** Extra request headers. */

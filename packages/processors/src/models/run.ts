@@ -96,9 +96,22 @@ export interface RetryInfo {
 export function streamEventError(
   provider: string,
   fields: ErrorBodyFields,
-  context: { requestId?: string; secrets?: readonly string[]; truncated?: boolean; apiKeyEnv?: string },
+  context: {
+    requestId?: string;
+    secrets?: readonly string[];
+    truncated?: boolean;
+    unexpected?: boolean;
+    apiKeyEnv?: string;
+  },
 ): APIError {
   const secrets = context.secrets ?? [];
+  if (context.unexpected) {
+    const hint = 'the service sent a stream this processor cannot decode; report it with the request id';
+    return new UnexpectedResponseError(
+      redactText(`${provider}: ${fields.message ?? 'unexpected stream content'}`, secrets),
+      { provider, requestId: context.requestId, hint },
+    );
+  }
   if (context.truncated) {
     return new APIConnectionError(redactText(`${provider}: ${fields.message ?? 'the stream ended early'}`, secrets), {
       provider,
@@ -262,14 +275,20 @@ export async function* runModel(
           continue;
         }
         for (const event of decoder.push(frame.value, frame.event)) {
-          if (event.type === 'error') throw streamEventError(call.provider, event.fields, context);
+          if (event.type === 'error') {
+            throw streamEventError(call.provider, event.fields, { ...context, unexpected: event.unexpected });
+          }
           emitted = true;
           yield event;
         }
       }
       for (const event of decoder.end(ending)) {
         if (event.type === 'error') {
-          throw streamEventError(call.provider, event.fields, { ...context, truncated: event.truncated });
+          throw streamEventError(call.provider, event.fields, {
+            ...context,
+            truncated: event.truncated,
+            unexpected: event.unexpected,
+          });
         }
         emitted = true;
         yield event;

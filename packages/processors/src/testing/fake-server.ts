@@ -76,8 +76,15 @@ export interface FakeModelServerOptions {
   headersDelayMs?: number;
   /** Write every chunk in pieces of this many bytes (splitting UTF-8 characters), one event-loop turn apart. */
   splitBytes?: number;
-  /** Answer with this status instead; an array gives request i the failure i (then stream normally). */
-  fail?: (FakeFailure & { times?: number }) | readonly FakeFailure[];
+  /**
+   * Answer with this status instead; an array gives request i the failure i (then stream normally);
+   * a function decides from the request itself (its body, messages, headers), whatever order
+   * requests arrive in: return a failure, or undefined to answer normally.
+   */
+  fail?:
+    | (FakeFailure & { times?: number })
+    | readonly FakeFailure[]
+    | ((request: RecordedRequest) => FakeFailure | undefined);
   /** Send the provider's error event after `after` text chunks, then end the response. */
   streamError?: FakeStreamError & { after: number };
   /** Destroy the connection after this many text chunks. */
@@ -203,10 +210,28 @@ function authorized(provider: FakeProvider, req: IncomingMessage, url: URL, key:
     return Array.isArray(value) ? value[0] : value;
   };
   let sent: string | undefined;
-  if (provider === 'anthropic') sent = header('x-api-key');
+  // Anthropic takes `x-api-key` or (as its 1.x SDK sends) `Authorization: Bearer`.
+  if (provider === 'anthropic') sent = header('x-api-key') ?? header('authorization')?.replace(/^Bearer\s+/i, '');
   else if (provider === 'gemini') sent = header('x-goog-api-key') ?? url.searchParams.get('key') ?? undefined;
   else sent = header('authorization')?.replace(/^Bearer\s+/i, '');
   return sent === key ? true : (sent ?? '');
+}
+
+/** What the real service would refuse with a 400 in this request, or undefined. */
+function invalidRequest(provider: FakeProvider, req: IncomingMessage, body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'the request body must be a JSON object';
+  const record = body as Record<string, unknown>;
+  if (provider !== 'gemini' && (typeof record.model !== 'string' || record.model === '')) {
+    return provider === 'anthropic' ? 'model: Field required' : 'you must provide a model parameter';
+  }
+  if (provider === 'anthropic') {
+    if (req.headers['anthropic-version'] === undefined) return 'anthropic-version: header is required';
+    if (typeof record.max_tokens !== 'number') return 'max_tokens: Field required';
+  }
+  if (provider === 'openai' && record.stream_options != null && record.stream !== true) {
+    return "The 'stream_options' parameter is only allowed when 'stream' is enabled.";
+  }
+  return undefined;
 }
 
 function expectedPath(provider: FakeProvider, url: URL): boolean {
@@ -249,29 +274,36 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
   const keepAliveComments = options.keepAliveComments ?? dialect === 'openrouter';
   const sse = provider !== 'ollama';
 
-  const failureFor = (index: number): FakeFailure | undefined => {
+  const failureFor = (request: RecordedRequest): FakeFailure | undefined => {
+    const index = request.index;
     if (!failures) return undefined;
+    if (typeof failures === 'function') return failures(request);
     if (Array.isArray(failures)) return failures[index];
     const single = failures as FakeFailure & { times?: number };
     return index < (single.times ?? 1) ? single : undefined;
   };
 
-  const sendError = (res: ServerResponse, status: number, message: string, failure?: FakeFailure) => {
+  const sendError = (
+    res: ServerResponse,
+    requestId: string,
+    status: number,
+    message: string,
+    failure?: FakeFailure,
+  ) => {
     const body =
       failure?.body ??
       errorResponseBody(provider, status, message, { dialect, type: failure?.type, code: failure?.code });
     const text = typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, {
       'content-type': typeof body === 'string' ? 'text/plain' : 'application/json',
-      ...requestIdHeader(),
+      ...requestIdHeader(requestId),
       ...failure?.headers,
     });
     res.end(text);
   };
 
-  let requestCounter = 0;
-  const requestIdHeader = (): Record<string, string> => {
-    const id = `req_fake_${requestCounter}`;
+  // Each request's own id (a shared counter read at response time gave concurrent requests one id).
+  const requestIdHeader = (id: string): Record<string, string> => {
     if (provider === 'openai') return { 'x-request-id': id };
     if (provider === 'anthropic') return { 'request-id': id };
     if (provider === 'gemini') return { 'x-goog-request-id': id };
@@ -285,10 +317,12 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     let body: unknown;
+    let malformed = false;
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {
       body = undefined;
+      malformed = true;
     }
     const url = new URL(req.url ?? '/', 'http://fake');
     let finishedResolve: (value: { finished: boolean }) => void = () => {};
@@ -308,7 +342,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
         return tokensSent;
       },
     };
-    requestCounter = recorded.index;
+    const requestId = `req_fake_${recorded.index}`;
     requests.push(recorded);
     res.on('close', () => finishedResolve({ finished: res.writableFinished }));
     for (const waiter of requestWaiters.splice(0)) {
@@ -320,13 +354,13 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     if (res.destroyed) return;
 
     if (req.method !== 'POST' || !expectedPath(provider, url)) {
-      sendError(res, 404, `fake ${provider} server: no route for ${req.method} ${url.pathname}`);
+      sendError(res, requestId, 404, `fake ${provider} server: no route for ${req.method} ${url.pathname}`);
       return;
     }
     if (options.apiKey !== undefined) {
       const check = authorized(provider, req, url, options.apiKey);
       if (check !== true) {
-        sendError(res, 401, `Incorrect API key provided: ${check}.`, {
+        sendError(res, requestId, 401, `Incorrect API key provided: ${check}.`, {
           status: 401,
           code: 'invalid_api_key',
           type: provider === 'gemini' ? 'UNAUTHENTICATED' : undefined,
@@ -334,9 +368,25 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
         return;
       }
     }
-    const failure = failureFor(recorded.index);
+    const invalid = malformed
+      ? 'We could not parse the JSON body of your request. Send valid JSON.'
+      : invalidRequest(provider, req, body);
+    if (invalid !== undefined) {
+      sendError(res, requestId, 400, invalid, {
+        status: 400,
+        type: provider === 'gemini' ? 'INVALID_ARGUMENT' : undefined,
+      });
+      return;
+    }
+    const failure = failureFor(recorded);
     if (failure) {
-      sendError(res, failure.status, failure.message ?? `fake ${provider} failure ${failure.status}`, failure);
+      sendError(
+        res,
+        requestId,
+        failure.status,
+        failure.message ?? `fake ${provider} failure ${failure.status}`,
+        failure,
+      );
       return;
     }
 
@@ -366,7 +416,7 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     res.writeHead(200, {
       'content-type': sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson',
       'cache-control': 'no-cache',
-      ...requestIdHeader(),
+      ...requestIdHeader(requestId),
     });
     res.flushHeaders();
 

@@ -400,7 +400,13 @@ export function errorResponseBody(
           return { error: { code: status, message, metadata: {} } };
         default:
           return {
-            error: { message, type: options.type ?? openAIType(status), param: null, code: options.code ?? null },
+            error: {
+              message,
+              type: options.type ?? openAIType(status),
+              param: null,
+              // OpenAI's 429 says what happened in `code` (its `type` is 'requests' or 'tokens').
+              code: options.code ?? (status === 429 ? 'rate_limit_exceeded' : null),
+            },
           };
       }
     case 'anthropic':
@@ -418,7 +424,7 @@ export function errorResponseBody(
 
 function openAIType(status: number): string {
   if (status === 401) return 'invalid_request_error';
-  if (status === 429) return 'rate_limit_exceeded';
+  if (status === 429) return 'requests';
   if (status >= 500) return 'server_error';
   return 'invalid_request_error';
 }

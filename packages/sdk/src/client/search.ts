@@ -13,7 +13,10 @@ export interface SearchParams {
   query: string;
   /** Only packages made for this base model. */
   model?: string;
-  /** Page size, 1 to 100; default 20. Iteration goes on through every page. */
+  /**
+   * The page size, 1 to 100; default 20. It is not a cap on the results: iteration goes on
+   * through every page. To stop after N items, use `.take(N)` (no page past the Nth item is fetched).
+   */
   limit?: number;
 }
 
@@ -37,15 +40,36 @@ export interface Page<T> {
  * The results of a search: `for await (const item of results)` walks every
  * item of every page in the registry's order (rating, then id), fetching the
  * next page only when the current one is consumed; stopping early fetches no
- * more. Each iteration starts again from the first page. All ix operators
- * chain on it (`results.take(5)`).
+ * more. Each iteration starts again from the first page. `take(n)` and
+ * `toArray()` are methods; every other ix operator chains with `pipe`.
  */
 export class SearchResults<T> extends AsyncIterableX<T> {
   readonly #fetch: (cursor: string | undefined) => Promise<Page<T>>;
+  readonly #max: number;
 
-  constructor(fetch: (cursor: string | undefined) => Promise<Page<T>>) {
+  /** `max` caps the items iterated (default: every item of every page). */
+  constructor(fetch: (cursor: string | undefined) => Promise<Page<T>>, max = Number.POSITIVE_INFINITY) {
     super();
     this.#fetch = fetch;
+    this.#max = max;
+  }
+
+  /**
+   * At most the first `count` items (an integer >= 0): iteration stops there and fetches no
+   * further page. Still a `SearchResults` (`firstPage()` and `pages()` are unchanged).
+   */
+  take(count: number): SearchResults<T> {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new RangeError(`search: take(count) needs an integer >= 0, got ${String(count)}`);
+    }
+    return new SearchResults(this.#fetch, Math.min(count, this.#max));
+  }
+
+  /** Every item iterated (all pages, or up to `take`'s count), in order, as one array. */
+  async toArray(): Promise<T[]> {
+    const out: T[] = [];
+    for await (const item of this) out.push(item);
+    return out;
   }
 
   /** The first page only. */
@@ -64,7 +88,14 @@ export class SearchResults<T> extends AsyncIterableX<T> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for await (const page of this.pages()) yield* page.data;
+    let left = this.#max;
+    if (left <= 0) return;
+    for await (const page of this.pages()) {
+      for (const item of page.data) {
+        yield item;
+        if (--left <= 0) return;
+      }
+    }
   }
 }
 

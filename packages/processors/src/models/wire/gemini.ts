@@ -6,7 +6,7 @@
 
 import type { Part } from '@sluice/core';
 import { API_KEY_ENV, parseErrorBody } from '../../http/errors.ts';
-import { count, field, type ModelEvent, type StreamDecoder, type Usage } from '../events.ts';
+import { count, field, type ModelEvent, type StreamDecoder, type Usage, usageOf } from '../events.ts';
 import { base64Of, resultText, type ToolSpec, toConversation, toolParameters } from '../messages.ts';
 import { joinURL, type ModelOptions, stopList } from '../options.ts';
 import { jsonModelCall, type ModelCall } from '../run.ts';
@@ -23,16 +23,26 @@ export function geminiContents(
   parts: readonly Part[],
   system?: string,
 ): { systemInstruction: { parts: { text: string }[] } | undefined; contents: Content[] } {
-  const conversation = toConversation(parts, system);
+  // Parts with a thought signature go back even when their text is empty (Gemini puts signatures there).
+  const conversation = toConversation(
+    parts,
+    system,
+    (part) => part.substream === '' && typeof part.metadata.thoughtSignature === 'string',
+  );
   const contents: Content[] = [];
   for (const turn of conversation.turns) {
     const role = turn.role === 'assistant' ? 'model' : 'user';
     const mapped = turn.parts.map((part): Record<string, unknown> => {
-      if (part.toolCall) return { functionCall: { name: part.toolCall.name, args: part.toolCall.args ?? {} } };
+      // Gemini 3 rejects function-calling history whose calls lost their thought signature.
+      const signature = part.metadata.thoughtSignature;
+      const signed = typeof signature === 'string' ? { thoughtSignature: signature } : {};
+      if (part.toolCall) {
+        return { functionCall: { name: part.toolCall.name, args: part.toolCall.args ?? {} }, ...signed };
+      }
       if (part.toolResult)
         return { functionResponse: { name: part.toolResult.name, response: functionResponse(part.toolResult.result) } };
-      if (part.text !== undefined) return { text: part.text };
-      return { inlineData: { mimeType: part.mimetype, data: base64Of(part) } };
+      if (part.text !== undefined) return { text: part.text, ...signed };
+      return { inlineData: { mimeType: part.mimetype, data: base64Of(part) }, ...signed };
     });
     const last = contents.at(-1);
     if (last && last.role === role) last.parts.push(...mapped);
@@ -77,6 +87,10 @@ export function geminiBody(parts: readonly Part[], options: ModelOptions): Recor
   if (options.maxTokens !== undefined) generationConfig.maxOutputTokens = options.maxTokens;
   const stop = stopList(options.stop);
   if (stop) generationConfig.stopSequences = stop;
+  if (options.logprobs !== undefined && options.logprobs !== false) {
+    generationConfig.responseLogprobs = true;
+    if (typeof options.logprobs === 'number') generationConfig.logprobs = options.logprobs;
+  }
   const body: Record<string, unknown> = { contents };
   if (systemInstruction) body.systemInstruction = systemInstruction;
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
@@ -113,34 +127,242 @@ const finishReasons: Record<string, string> = {
   OTHER: 'error',
 };
 
-/** A decoder for streamGenerateContent events (the parsed SSE data). */
+/** The usage of a response: tool-use prompt tokens count as input, thoughts as output (so the totals add up). */
+export function geminiUsage(meta: unknown): Usage {
+  const prompt = count(field(meta, 'promptTokenCount')) ?? 0;
+  const toolUse = count(field(meta, 'toolUsePromptTokenCount'));
+  const candidates = count(field(meta, 'candidatesTokenCount')) ?? 0;
+  const thoughts = count(field(meta, 'thoughtsTokenCount'));
+  const inputTokens = prompt + (toolUse ?? 0);
+  const outputTokens = candidates + (thoughts ?? 0);
+  return usageOf({
+    inputTokens,
+    outputTokens,
+    totalTokens: count(field(meta, 'totalTokenCount')) ?? inputTokens + outputTokens,
+    cachedInputTokens: count(field(meta, 'cachedContentTokenCount')),
+    reasoningTokens: thoughts,
+    toolUsePromptTokens: toolUse,
+  });
+}
+
+interface PendingCall {
+  id: string | undefined;
+  name: string;
+  args: unknown;
+  signature: string | undefined;
+}
+
+/** A call whose arguments stream in pieces (Vertex `streamFunctionCallArguments`). */
+interface PartialCall extends PendingCall {
+  args: Record<string, unknown>;
+  /** The path whose string value continues in the next piece. */
+  continuing: string | undefined;
+}
+
+/** The keys of an RFC 9535 path of names and indexes (`$.a.b[0]`, `$['a']`); undefined for other paths. */
+function pathKeys(path: string): (string | number)[] | undefined {
+  if (!path.startsWith('$')) return undefined;
+  const keys: (string | number)[] = [];
+  const re = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\[['"]([^'"]*)['"]\]/gy;
+  re.lastIndex = 1;
+  while (re.lastIndex < path.length) {
+    const start = re.lastIndex;
+    const match = re.exec(path);
+    if (!match || match.index !== start) return undefined;
+    keys.push(match[1] ?? (match[2] !== undefined ? Number(match[2]) : match[3]));
+  }
+  return keys;
+}
+
+function setPath(root: Record<string, unknown>, keys: (string | number)[], value: unknown, append: boolean): void {
+  let node: Record<string | number, unknown> = root;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const key = keys[i];
+    if (node[key] === null || typeof node[key] !== 'object') node[key] = typeof keys[i + 1] === 'number' ? [] : {};
+    node = node[key] as Record<string | number, unknown>;
+  }
+  const last = keys[keys.length - 1];
+  node[last] = append && typeof node[last] === 'string' && typeof value === 'string' ? node[last] + value : value;
+}
+
+function partialValue(arg: unknown): unknown {
+  if (field(arg, 'stringValue') !== undefined) return field(arg, 'stringValue');
+  if (field(arg, 'numberValue') !== undefined) return field(arg, 'numberValue');
+  if (field(arg, 'boolValue') !== undefined) return field(arg, 'boolValue');
+  return null;
+}
+
+function decodeBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/**
+ * A decoder for streamGenerateContent responses (the parsed SSE data, or each element of the
+ * streamed JSON array). Text, thoughts and inline data stream as they arrive; function calls are
+ * held to the end: one answered by a `functionResponse` in the same stream was run by the service
+ * (server-tool events), the others are client tool calls, and only they make the finish reason
+ * 'tool_calls'. `executableCode` / `codeExecutionResult` are server-tool events too. Thought
+ * signatures ride along as `metadata.thoughtSignature`. A stream that ends before any candidate
+ * has a finishReason is truncated (retryable).
+ */
 export function geminiDecoder(): StreamDecoder {
   let usage: Usage | undefined;
   let finishReason: string | undefined;
-  let toolCalls = 0;
+  let model: string | undefined;
+  let responseId: string | undefined;
+  const pending: PendingCall[] = [];
+  let partial: PartialCall | undefined;
+  let serverCalls = 0;
+  let streamedCalls = 0;
+
+  const unexpected = (message: string): ModelEvent => ({ type: 'error', unexpected: true, fields: { message } });
+
+  /** Handles one `functionCall` part; returns an error event when it cannot be read. */
+  const functionCall = (call: unknown, signature: string | undefined): ModelEvent | undefined => {
+    const name = field(call, 'name');
+    const id = field(call, 'id');
+    const args = field(call, 'args');
+    const pieces = field(call, 'partialArgs');
+    const streaming = Array.isArray(pieces) || field(call, 'willContinue') === true || partial !== undefined;
+    if (!streaming) {
+      const empty = args === undefined || (args !== null && typeof args === 'object' && Object.keys(args).length === 0);
+      // A bare `{}` after a streamed call is its closing marker, not a call.
+      if ((typeof name !== 'string' || name === '') && empty && streamedCalls > 0) return undefined;
+      if (typeof name !== 'string' || name === '') {
+        return unexpected(
+          'a functionCall part has no name (streamed function-call arguments without their first part?); ' +
+            `got ${JSON.stringify(call)}`,
+        );
+      }
+      pending.push({ id: typeof id === 'string' && id !== '' ? id : undefined, name, args: args ?? {}, signature });
+      return undefined;
+    }
+    if (!partial) {
+      if (typeof name !== 'string' || name === '') {
+        return unexpected(`a streamed functionCall starts without a name: ${JSON.stringify(call)}`);
+      }
+      partial = { id: undefined, name, args: {}, signature, continuing: undefined };
+    }
+    if (typeof id === 'string' && id !== '') partial.id = id;
+    if (signature !== undefined) partial.signature = signature;
+    if (args !== null && typeof args === 'object') Object.assign(partial.args, args);
+    for (const piece of Array.isArray(pieces) ? pieces : []) {
+      const path = field(piece, 'jsonPath');
+      const keys = typeof path === 'string' ? pathKeys(path) : undefined;
+      if (!keys || keys.length === 0) {
+        return unexpected(`a streamed functionCall argument has an unreadable jsonPath: ${JSON.stringify(piece)}`);
+      }
+      setPath(partial.args, keys, partialValue(piece), partial.continuing === path);
+      partial.continuing = field(piece, 'willContinue') === true ? (path as string) : undefined;
+    }
+    if (field(call, 'willContinue') !== true) {
+      const { continuing: _c, ...done } = partial;
+      pending.push(done);
+      partial = undefined;
+      streamedCalls++;
+    }
+    return undefined;
+  };
+
+  /** A functionResponse in the stream: the matching held call was run by the service. */
+  const functionResponse = (response: unknown): ModelEvent[] => {
+    const id = field(response, 'id');
+    const name = field(response, 'name');
+    let index = pending.findIndex((call) => typeof id === 'string' && id !== '' && call.id === id);
+    if (index < 0) index = pending.findIndex((call) => call.name === name);
+    const call = index >= 0 ? pending.splice(index, 1)[0] : undefined;
+    const callId = call?.id ?? (typeof id === 'string' && id !== '' ? id : `server_call_${serverCalls++}`);
+    const toolName = String(name ?? call?.name ?? '');
+    const out: ModelEvent[] = [];
+    if (call) {
+      out.push({
+        type: 'serverTool',
+        kind: 'call',
+        id: callId,
+        name: call.name,
+        value: call.args,
+        ...(call.signature ? { metadata: { thoughtSignature: call.signature } } : {}),
+      });
+    }
+    out.push({
+      type: 'serverTool',
+      kind: 'result',
+      id: callId,
+      name: toolName,
+      value: field(response, 'response') ?? null,
+    });
+    return out;
+  };
+
   return {
     push(value) {
       if (field(value, 'error') !== undefined) return [{ type: 'error', fields: parseErrorBody(value) }];
       const out: ModelEvent[] = [];
+      const version = field(value, 'modelVersion');
+      if (typeof version === 'string' && version !== '') model = version;
+      const id = field(value, 'responseId');
+      if (typeof id === 'string' && id !== '') responseId = id;
       const candidates = field(value, 'candidates');
       const candidate = Array.isArray(candidates) ? candidates[0] : undefined;
       const parts = field(field(candidate, 'content'), 'parts');
+      const logprobs = field(candidate, 'logprobsResult');
+      let logprobsGiven = logprobs === undefined;
       if (Array.isArray(parts)) {
         for (const part of parts) {
+          const rawSignature = field(part, 'thoughtSignature');
+          const signature = typeof rawSignature === 'string' && rawSignature !== '' ? rawSignature : undefined;
+          const metadata: Record<string, unknown> = signature ? { thoughtSignature: signature } : {};
           const text = field(part, 'text');
-          if (typeof text === 'string' && text !== '') {
-            out.push({ type: field(part, 'thought') === true ? 'reasoning' : 'text', text });
-          }
           const call = field(part, 'functionCall');
-          if (call !== undefined) {
-            const id = field(call, 'id');
+          const response = field(part, 'functionResponse');
+          const inline = field(part, 'inlineData');
+          const code = field(part, 'executableCode');
+          const codeResult = field(part, 'codeExecutionResult');
+          if (typeof text === 'string') {
+            const thought = field(part, 'thought') === true;
+            if (!thought && !logprobsGiven) {
+              metadata.logprobs = logprobs;
+              logprobsGiven = true;
+            }
+            const meta = Object.keys(metadata).length > 0 ? { metadata } : {};
+            if (text !== '' || signature) out.push({ type: thought ? 'reasoning' : 'text', text, ...meta });
+          } else if (call !== undefined) {
+            const error = functionCall(call, signature);
+            if (error) return [...out, error];
+          } else if (response !== undefined) {
+            out.push(...functionResponse(response));
+          } else if (inline !== undefined) {
+            const mimetype = field(inline, 'mimeType');
+            const data = field(inline, 'data');
             out.push({
-              type: 'toolCall',
-              id: typeof id === 'string' && id !== '' ? id : `call_${toolCalls}`,
-              name: String(field(call, 'name') ?? ''),
-              args: field(call, 'args') ?? {},
+              type: 'data',
+              mimetype: typeof mimetype === 'string' ? mimetype : 'application/octet-stream',
+              data: typeof data === 'string' ? decodeBase64(data) : new Uint8Array(),
+              ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
             });
-            toolCalls++;
+          } else if (code !== undefined) {
+            out.push({
+              type: 'serverTool',
+              kind: 'call',
+              id: `code_${serverCalls}`,
+              name: 'code_execution',
+              value: code,
+              ...(signature ? { metadata } : {}),
+            });
+          } else if (codeResult !== undefined) {
+            out.push({
+              type: 'serverTool',
+              kind: 'result',
+              id: `code_${serverCalls++}`,
+              name: 'code_execution',
+              value: codeResult,
+            });
+          } else if (
+            part !== null &&
+            typeof part === 'object' &&
+            Object.keys(part).some((key) => key !== 'thoughtSignature')
+          ) {
+            out.push({ type: 'unknown', value: part });
           }
         }
       }
@@ -149,27 +371,43 @@ export function geminiDecoder(): StreamDecoder {
       const blocked = field(field(value, 'promptFeedback'), 'blockReason');
       if (typeof blocked === 'string') finishReason = finishReason ?? 'SAFETY';
       const meta = field(value, 'usageMetadata');
-      if (meta !== undefined) {
-        // Repeated on every event and cumulative: the last one wins.
-        const input = count(field(meta, 'promptTokenCount')) ?? 0;
-        const output =
-          (count(field(meta, 'candidatesTokenCount')) ?? 0) + (count(field(meta, 'thoughtsTokenCount')) ?? 0);
-        usage = {
-          inputTokens: input,
-          outputTokens: output,
-          totalTokens: count(field(meta, 'totalTokenCount')) ?? input + output,
-        };
-      }
+      // Repeated on every event and cumulative: the last one wins.
+      if (meta !== undefined) usage = geminiUsage(meta);
       return out;
     },
     end() {
+      if (finishReason === undefined) {
+        return [
+          {
+            type: 'error',
+            truncated: true,
+            fields: { message: 'the stream ended before any candidate had a finishReason (the connection was cut)' },
+          },
+        ];
+      }
+      if (partial) {
+        return [unexpected(`the stream ended inside the streamed arguments of the functionCall '${partial.name}'`)];
+      }
+      const out: ModelEvent[] = pending.map((call, index) => ({
+        type: 'toolCall',
+        id: call.id ?? `call_${index}`,
+        name: call.name,
+        args: call.args,
+        ...(call.signature ? { metadata: { thoughtSignature: call.signature } } : {}),
+      }));
       const normalized =
-        finishReason === undefined
-          ? undefined
-          : toolCalls > 0 && finishReason === 'STOP'
-            ? 'tool_calls'
-            : (finishReasons[finishReason] ?? finishReason.toLowerCase());
-      return [{ type: 'finish', finishReason: normalized, rawFinishReason: finishReason, usage }];
+        pending.length > 0 && finishReason === 'STOP'
+          ? 'tool_calls'
+          : (finishReasons[finishReason] ?? finishReason.toLowerCase());
+      out.push({
+        type: 'finish',
+        finishReason: normalized,
+        rawFinishReason: finishReason,
+        usage,
+        ...(model !== undefined ? { model } : {}),
+        ...(responseId !== undefined ? { responseId } : {}),
+      });
+      return out;
     },
   };
 }

@@ -8,7 +8,7 @@
 
 import type { Part } from '@sluice/core';
 import { API_KEY_ENV, parseErrorBody } from '../../http/errors.ts';
-import { count, field, type ModelEvent, parseArgs, type StreamDecoder, type Usage } from '../events.ts';
+import { count, field, type ModelEvent, parseArgs, type StreamDecoder, type Usage, usageOf } from '../events.ts';
 import {
   base64Of,
   resultText,
@@ -107,6 +107,10 @@ export function openAIBody(
   if (options.maxTokens !== undefined) body[options.maxTokensField ?? 'max_tokens'] = options.maxTokens;
   const stop = stopList(options.stop);
   if (stop) body.stop = stop;
+  if (options.logprobs !== undefined && options.logprobs !== false) {
+    body.logprobs = true;
+    if (typeof options.logprobs === 'number') body.top_logprobs = options.logprobs;
+  }
   if (options.tools && options.tools.length > 0) body.tools = openAITools(options.tools);
   if (options.toolChoice !== undefined) {
     body.tool_choice =
@@ -134,15 +138,82 @@ interface PendingCall {
 }
 
 /**
+ * The usage of a chat completion: `prompt_tokens` and `completion_tokens` (their totals), with the
+ * cached input (`prompt_tokens_details.cached_tokens`, DeepSeek's `prompt_cache_hit_tokens`) and the
+ * reasoning output (`completion_tokens_details.reasoning_tokens`) broken out.
+ */
+export function openAIUsage(raw: unknown): Usage | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const input = count(field(raw, 'prompt_tokens'));
+  const output = count(field(raw, 'completion_tokens'));
+  if (input === undefined && output === undefined) return undefined;
+  const cached =
+    count(field(field(raw, 'prompt_tokens_details'), 'cached_tokens')) ?? count(field(raw, 'prompt_cache_hit_tokens'));
+  const reasoning = count(field(field(raw, 'completion_tokens_details'), 'reasoning_tokens'));
+  return usageOf({
+    inputTokens: input ?? 0,
+    outputTokens: output ?? 0,
+    totalTokens: count(field(raw, 'total_tokens')) ?? (input ?? 0) + (output ?? 0),
+    cachedInputTokens: cached,
+    reasoningTokens: reasoning,
+  });
+}
+
+/**
+ * The events of one `delta.content` (or `message.content`): a string is text; an array (Mistral's
+ * reasoning models) holds typed chunks: `text` chunks are text, `thinking` chunks (themselves an array
+ * of text chunks) are reasoning, and any other type is kept as an 'unknown' event, never dropped.
+ */
+function contentEvents(content: unknown, metadata: Record<string, unknown> | undefined): ModelEvent[] {
+  if (typeof content === 'string') {
+    return content === '' ? [] : [{ type: 'text', text: content, ...(metadata ? { metadata } : {}) }];
+  }
+  if (!Array.isArray(content)) return [];
+  const out: ModelEvent[] = [];
+  for (const chunk of content) {
+    const type = field(chunk, 'type');
+    if (typeof chunk === 'string') {
+      if (chunk !== '') out.push({ type: 'text', text: chunk });
+    } else if (type === 'text') {
+      const text = field(chunk, 'text');
+      if (typeof text === 'string' && text !== '') out.push({ type: 'text', text });
+    } else if (type === 'thinking') {
+      const thinking = field(chunk, 'thinking');
+      const pieces = typeof thinking === 'string' ? [thinking] : Array.isArray(thinking) ? thinking : [];
+      for (const piece of pieces) {
+        const text =
+          typeof piece === 'string' ? piece : field(piece, 'type') === 'text' ? field(piece, 'text') : undefined;
+        if (typeof text === 'string') {
+          if (text !== '') out.push({ type: 'reasoning', text });
+        } else {
+          out.push({ type: 'unknown', value: piece, metadata: { chunkType: field(piece, 'type') ?? null } });
+        }
+      }
+    } else {
+      out.push({ type: 'unknown', value: chunk, metadata: { chunkType: type ?? null } });
+    }
+  }
+  if (metadata) {
+    const first = out.find((event) => event.type === 'text');
+    if (first && first.type === 'text') first.metadata = metadata;
+  }
+  return out;
+}
+
+/**
  * A decoder for chat completion chunks (the SSE data of each event, parsed; `[DONE]` is not pushed but
  * reported to `end` as `terminated`). A body that ends with neither `[DONE]` nor a `finish_reason`
- * ends with a truncation error event.
+ * ends with a truncation error event. Only choice 0 is read. A refusal (`delta.refusal`) streams as
+ * 'refusal' events and makes the finish reason 'refusal'.
  */
 export function openAIDecoder(): StreamDecoder {
   const calls = new Map<number, PendingCall>();
   let finishReason: string | undefined;
   let usage: Usage | undefined;
   let lastIndex = -1;
+  let refused = false;
+  let model: string | undefined;
+  let responseId: string | undefined;
 
   const flushCalls = (): ModelEvent[] => {
     const out: ModelEvent[] = [];
@@ -160,6 +231,10 @@ export function openAIDecoder(): StreamDecoder {
       if ((error !== undefined && error !== null) || field(value, 'object') === 'error') {
         return [{ type: 'error', fields: parseErrorBody(value) }];
       }
+      const id = field(value, 'id');
+      if (typeof id === 'string' && id !== '') responseId = id;
+      const modelName = field(value, 'model');
+      if (typeof modelName === 'string' && modelName !== '') model = modelName;
       const choices = field(value, 'choices');
       if (Array.isArray(choices)) {
         for (const choice of choices) {
@@ -168,10 +243,16 @@ export function openAIDecoder(): StreamDecoder {
           const delta = field(choice, 'delta') ?? field(choice, 'message');
           const reasoning = field(delta, 'reasoning_content') ?? field(delta, 'reasoning');
           if (typeof reasoning === 'string' && reasoning !== '') out.push({ type: 'reasoning', text: reasoning });
-          const content = field(delta, 'content');
-          if (typeof content === 'string' && content !== '') out.push({ type: 'text', text: content });
+          const logprobs = field(choice, 'logprobs');
+          const tokenLogprobs = field(logprobs, 'content');
+          const metadata =
+            Array.isArray(tokenLogprobs) && tokenLogprobs.length > 0 ? { logprobs: tokenLogprobs } : undefined;
+          out.push(...contentEvents(field(delta, 'content'), metadata));
           const refusal = field(delta, 'refusal');
-          if (typeof refusal === 'string' && refusal !== '') out.push({ type: 'text', text: refusal });
+          if (typeof refusal === 'string' && refusal !== '') {
+            refused = true;
+            out.push({ type: 'refusal', text: refusal });
+          }
           const toolCalls = field(delta, 'tool_calls');
           if (Array.isArray(toolCalls)) {
             for (const fragment of toolCalls) {
@@ -210,18 +291,7 @@ export function openAIDecoder(): StreamDecoder {
           }
         }
       }
-      const rawUsage = field(value, 'usage');
-      if (rawUsage !== null && typeof rawUsage === 'object') {
-        const input = count(field(rawUsage, 'prompt_tokens'));
-        const output = count(field(rawUsage, 'completion_tokens'));
-        if (input !== undefined || output !== undefined) {
-          usage = {
-            inputTokens: input ?? 0,
-            outputTokens: output ?? 0,
-            totalTokens: count(field(rawUsage, 'total_tokens')) ?? (input ?? 0) + (output ?? 0),
-          };
-        }
-      }
+      usage = openAIUsage(field(value, 'usage')) ?? usage;
       return out;
     },
     end(ending) {
@@ -236,13 +306,16 @@ export function openAIDecoder(): StreamDecoder {
           },
         ];
       }
+      const normalized = finishReason === undefined ? undefined : (finishReasons[finishReason] ?? finishReason);
       return [
         ...flushCalls(),
         {
           type: 'finish',
-          finishReason: finishReason === undefined ? undefined : (finishReasons[finishReason] ?? finishReason),
+          finishReason: refused && (normalized === 'stop' || normalized === undefined) ? 'refusal' : normalized,
           rawFinishReason: finishReason,
           usage,
+          ...(model !== undefined ? { model } : {}),
+          ...(responseId !== undefined ? { responseId } : {}),
         },
       ];
     },
