@@ -45,6 +45,7 @@ export {
   type CallOutcome,
   type CallStart,
   currentCall,
+  matchAll,
   nestedRunOptions,
   onRunEnd,
   partMembersOf,

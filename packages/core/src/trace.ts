@@ -5,7 +5,9 @@
 // costing one property read.
 
 import { type Context, contextWithRun, Run, runOf, traceEdge } from './context.ts';
-import type { PartMember } from './engine.ts';
+import { matchAll, type PartMember } from './engine.ts';
+
+export { matchAll };
 import type { Part } from './part.ts';
 import { makeProcessor, PARENT_RUN, type PartProcessor, type RunOptions, stagesOf } from './processor.ts';
 
