@@ -146,7 +146,7 @@ function tracedParts(pp: PartProcessor, name: string, kind: string, explicit: Tr
     state.ctx = withCall(ctx, live);
     onRunEnd(ctx, ({ failure, stopped }) => {
       if (live.ended) return;
-      if (failure && !stopped) live.end(outcomeOf(failure.error, ctx));
+      if (failure && !stopped && !isAbortError(failure.error)) live.end({ status: 'error', error: failure.error });
       else live.end({ status: 'cancelled' });
     });
   };
