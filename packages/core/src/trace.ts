@@ -8,6 +8,7 @@ import { type Context, contextWithRun, Run, runOf, traceEdge } from './context.t
 import { matchAll, type PartMember } from './engine.ts';
 
 export { matchAll };
+
 import type { Part } from './part.ts';
 import { makeProcessor, PARENT_RUN, type PartProcessor, type RunOptions, stagesOf } from './processor.ts';
 

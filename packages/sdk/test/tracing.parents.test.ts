@@ -127,7 +127,9 @@ describe('tracing parents', () => {
         { name: 'step', concurrency: 8 },
       ),
     );
-    const runs = await Promise.all(['a', 'b'].map((k) => step(Array.from({ length: 16 }, (_, i) => `${k}${i}`)).gather()));
+    const runs = await Promise.all(
+      ['a', 'b'].map((k) => step(Array.from({ length: 16 }, (_, i) => `${k}${i}`)).gather()),
+    );
     expect(runs[0]!.map((p) => p.text)).toEqual(Array.from({ length: 16 }, (_, i) => `A${i}`));
     const calls = await all();
     const steps = byOp(calls, 'step');
