@@ -16,6 +16,8 @@ export class PartCapture {
   #bytes = 0;
   /** The open text entry of each substream: later text of that substream is joined to it. */
   #text: Map<string, CapturedPart> | undefined;
+  /** The entry the last text part went to (most parts continue the same substream). */
+  #last: { substream: string; role: string; mimetype: string; entry: CapturedPart } | undefined;
 
   constructor(
     readonly budget: { left: number },
@@ -28,10 +30,16 @@ export class PartCapture {
     const text = p.text;
     if (text !== undefined && isText(p.mimetype) && !p.toolCall && !p.toolResult) {
       if (!this.#spend(text.length)) return;
+      const last = this.#last;
+      if (last && last.substream === p.substream && last.role === p.role && last.mimetype === p.mimetype) {
+        last.entry.text += text;
+        return;
+      }
       const key = `${p.substream}\u0000${p.role}\u0000${p.mimetype}`;
       const open = (this.#text ??= new Map()).get(key);
       if (open) {
         open.text += text;
+        this.#last = { substream: p.substream, role: p.role, mimetype: p.mimetype, entry: open };
         return;
       }
       const entry: CapturedPart = { mimetype: p.mimetype, text };
@@ -39,6 +47,7 @@ export class PartCapture {
       if (p.substream) entry.substream = p.substream;
       if (hasKeys(p.metadata)) entry.metadata = { ...p.metadata };
       this.#text.set(key, entry);
+      this.#last = { substream: p.substream, role: p.role, mimetype: p.mimetype, entry };
       this.parts.push(entry);
       return;
     }

@@ -20,7 +20,7 @@ import {
   runState,
   withCall,
 } from '@sluice/core';
-import { callStorage } from './context.ts';
+import { callStorage, syncCall } from './context.ts';
 import { isAbortError, type LiveCall } from './live-call.ts';
 import { type Tracing, tracingFor } from './tracing.ts';
 
@@ -165,14 +165,32 @@ function tracedParts(pp: PartProcessor, name: string, kind: string, explicit: Tr
       if (!state.started) start(state, ctx);
     },
   };
-  const wrapped = members.map(
-    (m): PartMember => ({
+  // Async functions run in the call's async context (ops they await find it); plain functions
+  // only see it while they run (setting a variable costs far less than entering a context).
+  const wrapped = members.map((m): PartMember => {
+    const fn = m.fn;
+    const async = /^Async/.test(fn.constructor?.name ?? '');
+    const wrappedFn: PartMember['fn'] = async
+      ? (p, ctx) => {
+          const state = stateOf(ctx);
+          const live = state.live;
+          return live ? callStorage.run(live, fn, p, state.ctx!) : fn(p, ctx);
+        }
+      : (p, ctx) => {
+          const state = stateOf(ctx);
+          const live = state.live;
+          if (!live) return fn(p, ctx);
+          const previous = syncCall.current;
+          syncCall.current = live;
+          try {
+            return fn(p, state.ctx!);
+          } finally {
+            syncCall.current = previous;
+          }
+        };
+    return {
       ...m,
-      fn: (p, ctx) => {
-        const state = stateOf(ctx);
-        const live = state.live;
-        return live ? callStorage.run(live, m.fn, p, state.ctx!) : m.fn(p, ctx);
-      },
+      fn: wrappedFn,
       ...(m.onInputEnd
         ? {
             onInputEnd: (ctx: Context) => {
@@ -181,8 +199,8 @@ function tracedParts(pp: PartProcessor, name: string, kind: string, explicit: Tr
             },
           }
         : {}),
-    }),
-  );
+    };
+  });
   const probeOut: PartMember = {
     name: `${name}:out`,
     match: matchAll,
