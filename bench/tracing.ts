@@ -131,6 +131,7 @@ const t4 = await initTracing({ store: s4 });
 // A burst with no await between runs' ends and the flush timer: the queue overflows.
 await Promise.all(Array.from({ length: calls }, () => small(['x']).gather()));
 await t4.close();
-console.log(`\nOverload (queue 1,000, burst of ${calls} calls = ${calls * 2} records): written ${s4.stats.written}, dropped ${s4.stats.dropped}`);
-void small;
+console.log(
+  `\nOverload (queue 1,000, burst of ${calls} calls = ${calls * 2} records): written ${s4.stats.written}, dropped ${s4.stats.dropped}`,
+);
 rmSync(dir, { recursive: true, force: true });
