@@ -67,7 +67,8 @@ describe('tracing parents', () => {
     await p(['d']).gather();
     const calls = byOp(await all(), 'fused');
     expect(calls).toHaveLength(2);
-    expect(calls.map((c) => c.summary.parts)).toEqual([3, 1]);
+    // Two runs may start in the same millisecond: compare as a set.
+    expect(calls.map((c) => c.summary.parts).sort()).toEqual([1, 3]);
   });
 
   it('parallel branches and catchErrors runs are children of the enclosing call, one per part', async () => {
