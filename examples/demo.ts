@@ -20,6 +20,7 @@ import {
   Client,
   createLLM,
   type Environment,
+  initTracing,
   type LLM,
   type LoadResult,
   type ProgressOutput,
@@ -132,6 +133,9 @@ export async function main(options: DemoOptions = {}): Promise<DemoResult> {
   const say = (line = '') => stdout.write(`${line}\n`);
   const started = Date.now();
   await mkdir(outDir, { recursive: true });
+  // Every model call of the demo is recorded (kind 'llm', with its tokens and time to first token).
+  const tracesDir = join(outDir, 'traces');
+  const tracing = await initTracing({ store: tracesDir, project: 'demo' });
 
   say('Sluice demo: search -> batchLoad -> streamAlign -> explain');
   // The registry keeps the base model in outDir (a given folder is not deleted on close).
@@ -224,6 +228,10 @@ export async function main(options: DemoOptions = {}): Promise<DemoResult> {
     for (const r of loaded) if (r.path) say(`   ${shown(r.path)}  package ${r.packageId}`);
     say(`   ${shown(alignedPath)}  the aligned model`);
     say(`   ${shown(explanationPath)}  the explanation`);
+    await tracing.flush();
+    say();
+    say(`Trace: ${shown(tracesDir)}/ (the model calls, with tokens and time to first token).`);
+    say(`Open it with: pnpm exec sluice-trace ${shown(tracesDir)}  (then browse the URL it prints)`);
     return {
       outDir,
       provider: model.provider,
@@ -236,6 +244,7 @@ export async function main(options: DemoOptions = {}): Promise<DemoResult> {
       durationMs,
     };
   } finally {
+    await tracing.close();
     await model?.llm.close();
     await client.close();
     await model?.fake?.close();

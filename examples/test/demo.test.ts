@@ -94,6 +94,7 @@ describe('examples/demo.ts (pnpm demo)', () => {
     // It says where its outputs are, and is quick.
     expect(text).toContain(`Outputs are in ${outDir}/:`);
     expect(text).toContain(`${result.alignedPath}  the aligned model`);
+    expect(text).toContain(`Open it with: pnpm exec sluice-trace ${outDir}/traces`);
     expect(elapsed).toBeLessThan(30_000);
     expect(result.durationMs).toBeLessThanOrEqual(elapsed);
   });

@@ -249,6 +249,7 @@ export function catchErrors(p: Processor): Processor {
         lazy: m.lazy,
         match: (part) => !(part.mimetype === EXCEPTION_MIMETYPE && mine.has(part)) && m.match(part),
         fn: (part, ctx) => guard(() => m.fn(part, ctx), ctx, mine),
+        ...(m.onInputEnd ? { onInputEnd: m.onInputEnd } : {}),
       }));
       return makeProcessor([{ kind: 'parts', members }], name);
     }

@@ -106,12 +106,19 @@ export class Run {
   stopRequested = false;
   /** @internal Called on every side part, failure and stop: wakes the run's output loop. */
   onSide: (() => void) | undefined;
+  /**
+   * The open trace call this run works for (opaque to core; see trace.ts): a nested run inherits
+   * its parent's, a top-level run takes the one of the async context it starts in, if any.
+   */
+  call: unknown;
 
   /**
    * `parent`: the run of the processor that started this one for part of its work (`parallel`,
    * `parallelConcat`, `catchErrors`); reserved-substream parts go straight to its output.
    */
-  constructor(readonly parent?: Run) {}
+  constructor(readonly parent?: Run) {
+    this.call = parent ? parent.call : traceEdge.current?.();
+  }
 
   emitSide(p: Part): void {
     if (this.parent && !this.parent.finished) {
@@ -181,6 +188,9 @@ export class Run {
 
 const RUN = Symbol('sluice.run');
 
+/** @internal Set by a tracing integration: the call open in the current async context. */
+export const traceEdge: { current: (() => unknown) | undefined } = { current: undefined };
+
 /**
  * State that one run of a processor keeps across its parts: the value `create()` made the first
  * time this run asked for `key`, the same object for every part and every stage of the run, and
@@ -192,6 +202,21 @@ export function runState<T>(ctx: Context, key: object, create: () => T): T {
   const run = runOf(ctx);
   if (!run) throw new TypeError('runState: ctx is not the context of a Sluice run; pass the ctx your fn was given');
   return run.state(key, create);
+}
+
+/**
+ * @internal A context like `ctx` (same signal, status and debug) whose run is `run`: runs started
+ * from it (through `PARENT_RUN`) and `runState` see `run`.
+ */
+export function contextWithRun(ctx: Context, run: Run): Context {
+  return {
+    get signal() {
+      return ctx.signal;
+    },
+    status: ctx.status,
+    debug: ctx.debug,
+    [RUN]: run,
+  } as Context;
 }
 
 /** @internal The run a context belongs to. */

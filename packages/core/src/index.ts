@@ -41,4 +41,21 @@ export {
   type RunOptions,
 } from './processor.ts';
 export { PartStream } from './stream.ts';
+export {
+  type CallHandle,
+  type CallOutcome,
+  type CallStart,
+  currentCall,
+  matchAll,
+  nestedRunOptions,
+  onRunEnd,
+  partMembersOf,
+  partProcessorOf,
+  setTraceHooks,
+  startCall,
+  type TraceHooks,
+  type TraceUsage,
+  tracingActive,
+  withCall,
+} from './trace.ts';
 export { DEFAULT_HEARTBEAT_MS, readParts, sseResponse } from './web.ts';

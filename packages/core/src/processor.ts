@@ -53,8 +53,8 @@ export function stagesOf(p: Processor): readonly Stage[] {
   return stages;
 }
 
-/** @internal Builds the callable processor object for a list of stages. */
-export function makeProcessor(stages: readonly Stage[], name: string): Processor {
+/** @internal Builds the callable processor object for a list of stages (`match`: of a part stage, default any member's). */
+export function makeProcessor(stages: readonly Stage[], name: string, matchOf?: (p: Part) => boolean): Processor {
   const members = stages.length === 1 && stages[0]!.kind === 'parts' ? stages[0]!.members : undefined;
   const call = (input?: ContentLike, options?: RunOptions): PartStream =>
     new PartStream({
@@ -77,7 +77,7 @@ export function makeProcessor(stages: readonly Stage[], name: string): Processor
   const pipe = (...next: Processor[]) => chainStages([call as unknown as Processor, ...next]);
   Object.defineProperty(call, 'pipe', { value: pipe });
   if (members) {
-    const match = (p: Part) => members.some((m) => m.match(p));
+    const match = matchOf ?? ((p: Part) => members.some((m) => m.match(p)));
     Object.defineProperty(call, 'match', { value: match });
   }
   return call as unknown as Processor;

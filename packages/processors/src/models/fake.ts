@@ -2,6 +2,7 @@ import { asText, type Part, type Processor, processor, statusPart, textPart } fr
 import { sleep } from '../http/retry-policy.ts';
 import { withConfig } from './config.ts';
 import { splitIntoTokens } from './tokens.ts';
+import { startModelTrace } from './trace.ts';
 
 /** Options of `fakeModel`. */
 export interface FakeModelOptions {
@@ -33,24 +34,39 @@ export function fakeModel(options: FakeModelOptions): Processor {
       const parts = await input.gather();
       const value = typeof reply === 'function' ? reply(parts) : reply;
       const chunks = typeof value === 'string' ? splitIntoTokens(value) : [...value];
-      for (let i = 0; i < chunks.length; i++) {
-        const wait = i === 0 ? firstDelayMs : delayMs;
-        if (wait > 0) await sleep(wait, ctx.signal);
-        yield textPart(chunks[i], { role: 'model' });
+      const trace = startModelTrace(ctx, { provider: 'fake', model: name, name }, parts);
+      let completed = false;
+      let failure: unknown;
+      try {
+        for (let i = 0; i < chunks.length; i++) {
+          const wait = i === 0 ? firstDelayMs : delayMs;
+          if (wait > 0) await sleep(wait, ctx.signal);
+          const out = textPart(chunks[i], { role: 'model' });
+          trace?.event({ type: 'text', text: chunks[i]! }, out);
+          yield out;
+        }
+        const inputTokens = splitIntoTokens(asText(parts)).length;
+        const usage = { inputTokens, outputTokens: chunks.length, totalTokens: inputTokens + chunks.length };
+        const finish = statusPart('', {
+          role: 'model',
+          metadata: {
+            provider: 'fake',
+            model: name,
+            requestedModel: name,
+            finishReason: 'stop',
+            rawFinishReason: 'stop',
+            usage,
+          },
+        });
+        trace?.event({ type: 'finish', finishReason: 'stop', rawFinishReason: 'stop', usage }, finish);
+        completed = true;
+        yield finish;
+      } catch (error) {
+        failure = error;
+        throw error;
+      } finally {
+        trace?.end(completed, failure);
       }
-      const inputTokens = splitIntoTokens(asText(parts)).length;
-      const usage = { inputTokens, outputTokens: chunks.length, totalTokens: inputTokens + chunks.length };
-      yield statusPart('', {
-        role: 'model',
-        metadata: {
-          provider: 'fake',
-          model: name,
-          requestedModel: name,
-          finishReason: 'stop',
-          rawFinishReason: 'stop',
-          usage,
-        },
-      });
     },
     { name },
   );

@@ -18,6 +18,7 @@ import { withConfig } from './config.ts';
 import type { ModelEvent } from './events.ts';
 import type { ModelOptions } from './options.ts';
 import { type ModelCall, type RetryInfo, runModel } from './run.ts';
+import { startModelTrace } from './trace.ts';
 
 const noData = new Uint8Array(0);
 
@@ -129,8 +130,28 @@ export function modelProcessor(
           `${name}: ${describeError(info.error)}, retry ${info.retry} of ${info.maxRetries} in ${Math.round(info.delayMs)} ms`,
           { metadata: { retry: info.retry, maxRetries: info.maxRetries, delayMs: info.delayMs } },
         );
-      for await (const event of runModel(call, ctx.signal, onRetry)) {
-        if (event.type !== 'error') yield eventToPart(event, source);
+      const trace = startModelTrace(ctx, { ...source, name }, parts);
+      if (!trace) {
+        for await (const event of runModel(call, ctx.signal, onRetry)) {
+          if (event.type !== 'error') yield eventToPart(event, source);
+        }
+        return;
+      }
+      let completed = false;
+      let failure: unknown;
+      try {
+        for await (const event of runModel(call, ctx.signal, onRetry)) {
+          if (event.type === 'error') continue;
+          const out = eventToPart(event, source);
+          trace.event(event, out);
+          yield out;
+        }
+        completed = true;
+      } catch (error) {
+        failure = error;
+        throw error;
+      } finally {
+        trace.end(completed, failure);
       }
     },
     { name },
