@@ -22,7 +22,7 @@ export class Connection {
   readonly #client: Client;
   readonly url: string;
   #closed = false;
-  #id: number | undefined;
+  #id = 0;
 
   private constructor(client: Client, url: string) {
     this.#client = client;
@@ -48,7 +48,10 @@ export class Connection {
       });
     }
     ready = true;
-    return new Connection(client, url);
+    const connection = new Connection(client, url);
+    // Asked now: once the connection blocks (XREADGROUP BLOCK), a CLIENT ID would wait behind it.
+    connection.#id = Number(await client.sendCommand(['CLIENT', 'ID']));
+    return connection;
   }
 
   get closed(): boolean {
@@ -76,15 +79,20 @@ export class Connection {
     }
   }
 
-  /** This connection's CLIENT ID (what CLIENT UNBLOCK takes). */
-  async id(): Promise<number> {
-    this.#id ??= Number(await this.send(['CLIENT', 'ID']));
+  /** This connection's CLIENT ID (what CLIENT UNBLOCK takes), read when it was opened. */
+  get id(): number {
     return this.#id;
   }
 
   /** Subscribes this (dedicated) connection to a channel. */
   async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
     await this.#client.subscribe(channel, (message: string) => listener(message));
+  }
+
+  /** Drops the socket at once: pending commands reject. */
+  destroy(): void {
+    this.#closed = true;
+    this.#client.destroy();
   }
 
   /** Closes the socket (pending replies are awaited first; idempotent). */
@@ -109,10 +117,29 @@ export function script(source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-/** Ends a blocking command on `blocked` (an XREADGROUP BLOCK, say) from `via`: the read returns empty. */
-export async function unblock(via: Connection, blocked: Connection): Promise<void> {
-  if (via.closed || blocked.closed) return;
-  await via.send(['CLIENT', 'UNBLOCK', String(await blocked.id())]);
+/**
+ * Ends the blocking read of `loop` on `blocked` (an XREADGROUP BLOCK, say) with CLIENT UNBLOCK sent
+ * from `via`; the read returns empty and the loop, which checks its own stop flag, ends. A read
+ * already sent but not yet blocking when the UNBLOCK arrives is not affected (the reply is 0), so
+ * the UNBLOCK is repeated until the loop has ended; after ~2 s the connection is destroyed.
+ */
+export async function unblock(via: Connection, blocked: Connection, loop: Promise<unknown>): Promise<void> {
+  let ended = false;
+  void loop.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  for (let attempt = 0; attempt < 200 && !ended; attempt++) {
+    if (via.closed || blocked.closed) break;
+    try {
+      await via.send(['CLIENT', 'UNBLOCK', String(blocked.id)]);
+    } catch {
+      break;
+    }
+    await Promise.race([loop.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 10))]);
+  }
+  if (!ended) blocked.destroy();
+  await loop.catch(() => {});
 }
 
 interface Shared {

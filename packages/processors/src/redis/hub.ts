@@ -210,12 +210,7 @@ export class CallerHub {
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#timer);
-    try {
-      await unblock(this.connection, this.#reader);
-    } catch {
-      // The reader may be gone already; closing it below ends the loop either way.
-    }
-    await this.#loop;
+    await unblock(this.connection, this.#reader, this.#loop!);
     await this.#reader.close();
     await this.connection.send(['DEL', this.outputs]).catch(() => {});
     await this.#lease.release();

@@ -181,8 +181,11 @@ class Consumer<T> implements AsyncIterableIterator<T> {
   #lease: Lease | undefined;
   #unacked: string | undefined;
   #finished = false;
+  #returned = false;
   #claimedAt = 0;
   #acks = 0;
+  /** The blocking read in flight (what `return()` unblocks). */
+  #reading: Promise<unknown> | undefined;
 
   constructor(
     readonly url: string,
@@ -229,14 +232,19 @@ class Consumer<T> implements AsyncIterableIterator<T> {
         if (state !== null) sawEnd = JSON.parse(state) as State;
       }
     } catch (error) {
+      const stopped = this.#returned;
       await this.#finish();
+      // return() while this read waited: the read ends empty, not with the teardown's error.
+      if (stopped) return { done: true, value: undefined };
       throw error;
     }
   }
 
   async return(): Promise<IteratorResult<T>> {
     this.#finished = true;
-    if (this.#reader && this.#lease) await unblock(this.#lease.connection, this.#reader).catch(() => {});
+    this.#returned = true;
+    if (this.#reader && this.#lease && this.#reading)
+      await unblock(this.#lease.connection, this.#reader, this.#reading);
     await this.#finish();
     return { done: true, value: undefined };
   }
@@ -272,8 +280,14 @@ class Consumer<T> implements AsyncIterableIterator<T> {
     const args = ['XREADGROUP', 'GROUP', this.group, this.#name, 'COUNT', '1'];
     if (blockMs !== undefined) args.push('BLOCK', String(blockMs));
     args.push('STREAMS', this.stream, '>');
-    const reply = await this.#reader!.send<[string, [string, string[]][]][] | null>(args);
-    return reply?.[0]?.[1][0];
+    const reading = this.#reader!.send<[string, [string, string[]][]][] | null>(args);
+    this.#reading = reading;
+    try {
+      const reply = await reading;
+      return reply?.[0]?.[1][0];
+    } finally {
+      this.#reading = undefined;
+    }
   }
 
   async #decode(fields: Record<string, string>, command: Connection): Promise<T> {

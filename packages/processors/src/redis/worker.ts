@@ -401,8 +401,7 @@ class Worker implements RemoteWorker {
     const wake = this.#slotFreed;
     this.#slotFreed = undefined;
     wake?.();
-    await unblock(this.#connection, this.#reader).catch(() => {});
-    await this.#readLoop;
+    await unblock(this.#connection, this.#reader, this.#readLoop!);
     // Parts in flight (and those already taken) finish; heartbeats go on meanwhile.
     if (this.#jobs.size > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -68,7 +68,11 @@ async function launch(command: string, port: number, deadline: number): Promise<
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   let output = '';
-  const exited = once(child, 'exit').then(() => undefined);
+  // `once` rejects on 'error' (a failed spawn): either way the process is gone.
+  const exited = once(child, 'exit').then(
+    () => undefined,
+    () => undefined,
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -109,9 +113,11 @@ async function launch(command: string, port: number, deadline: number): Promise<
     });
     await ping(port);
   } catch (error) {
-    child.kill('SIGKILL');
     process.off('exit', killOnExit);
-    await Promise.race([exited, once(child, 'error').catch(() => undefined)]);
+    if (child.pid !== undefined) {
+      child.kill('SIGKILL');
+      await exited;
+    }
     throw error;
   }
   // Keep draining its output so the pipe never fills.
