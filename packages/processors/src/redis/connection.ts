@@ -9,9 +9,13 @@ import { RedisConnectionError } from './errors.ts';
 
 type Client = ReturnType<typeof makeClient>;
 
-/** RESP2 replies (flat arrays, as in the Redis docs and inside Lua); pub/sub has its own connection anyway. */
+/**
+ * RESP2 replies (flat arrays, as in the Redis docs and inside Lua); pub/sub has its own connection
+ * anyway. No per-command timeout: node-redis's default (5 s) would end blocking reads (BLOCK 10 s)
+ * and costs a timer per command; a dead connection is seen by the socket and `reconnectStrategy`.
+ */
 function makeClient(url: string, name: string, reconnectStrategy: (retries: number, cause: Error) => number | Error) {
-  return createClient({ url, name, RESP: 2, socket: { reconnectStrategy } });
+  return createClient({ url, name, RESP: 2, socket: { reconnectStrategy }, commandOptions: { timeout: 0 } });
 }
 export type RedisArg = string | Buffer;
 

@@ -3,11 +3,11 @@
 // routing of each output to the part it belongs to, skipping what was already emitted.
 
 import { randomUUID } from 'node:crypto';
-import { fromJSON, type Part } from '@sluice/core';
+import type { Part } from '@sluice/core';
 import { Connection, type Lease, lease, unblock } from './connection.ts';
 import { RedisConnectionError, RemoteProcessorError } from './errors.ts';
 import { type Keys, keysOf, WORKERS_GROUP } from './keys.ts';
-import { type Command, decodePart, fieldsOf, type Message, nextId, type WirePart } from './wire.ts';
+import { type Command, decodePart, fieldsOf, type Message, nextId, partFromWire, type WirePart } from './wire.ts';
 
 /** Outputs read per XREAD. */
 const READ_COUNT = 512;
@@ -188,7 +188,7 @@ export class CallerHub {
         return;
       }
       try {
-        call.push(fromJSON(message.p.j));
+        call.push(partFromWire(message.p.j));
       } catch (error) {
         call.push({ error });
       }

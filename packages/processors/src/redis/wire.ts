@@ -4,7 +4,7 @@
 // the caller rebuilds each part's outputs whatever order or repetition the broker delivers them in.
 
 import { randomUUID } from 'node:crypto';
-import { fromJSON, part as makePart, type Part, type PartJSON, toJSON } from '@sluice/core';
+import { fromJSON, isText, part as makePart, type Part, type PartJSON, toJSON } from '@sluice/core';
 import type { ErrorJSON } from '@sluice/streams';
 import type { Connection, RedisArg } from './connection.ts';
 import { RedisConnectionError } from './errors.ts';
@@ -45,9 +45,31 @@ export function encodePart(p: Part, keys: Keys, before: Command[]): WirePart {
   return { j: json, b: key };
 }
 
+/**
+ * Rebuilds an inline part. The common case (a text part with plain fields) is checked by hand, not
+ * by the zod schema: this runs for every part and every output; anything else goes through `fromJSON`.
+ */
+export function partFromWire(json: PartJSON): Part {
+  const { mimetype, text, role, substream, metadata } = json;
+  if (
+    typeof text === 'string' &&
+    typeof mimetype === 'string' &&
+    json.data === undefined &&
+    json.toolCall === undefined &&
+    json.toolResult === undefined &&
+    (role === undefined || typeof role === 'string') &&
+    (substream === undefined || typeof substream === 'string') &&
+    (metadata === undefined || (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata))) &&
+    isText(mimetype)
+  ) {
+    return makePart(text, { mimetype, role: role ?? '', substream: substream ?? '', metadata: metadata ?? {} });
+  }
+  return fromJSON(json);
+}
+
 /** Rebuilds a part; `take` deletes its payload key once read (outputs are read once, inputs may be redelivered). */
 export async function decodePart(wire: WirePart, connection: Connection, take: boolean): Promise<Part> {
-  if (wire.b === undefined) return fromJSON(wire.j);
+  if (wire.b === undefined) return partFromWire(wire.j);
   const bytes = await connection.sendForBuffers<Buffer | null>([take ? 'GETDEL' : 'GET', wire.b]);
   if (bytes === null) {
     throw new RedisConnectionError(`the payload of a ${wire.j.mimetype} part (key ${wire.b}) has expired`, {
