@@ -26,7 +26,11 @@ function run(file: string, env: Record<string, string>) {
     output: () => out,
     printed: (text: string) =>
       new Promise<void>((resolve, reject) => {
-        const check = () => out.includes(text) && (resolve(), true);
+        const check = () => {
+          if (!out.includes(text)) return false;
+          resolve();
+          return true;
+        };
         if (check()) return;
         child.stdout!.on('data', check);
         child.once('exit', () => reject(new Error(`${file} exited before printing ${text}: ${out}`)));
