@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { distributed } from '@sluice/processors/redis';
 import { startRedisServer } from '@sluice/processors/testing';
@@ -22,7 +23,7 @@ import { BENCH_DIR, check, envInt, fmt, machine, median, ratio, report } from '.
 const PARTS = 10_000;
 const WORKERS = 4;
 const WORKER_CONCURRENCY = 16;
-const CALLER_CONCURRENCY = 128;
+const CALLER_CONCURRENCY = envInt('BENCH_CALLER_CONCURRENCY', 128);
 const IDEAL_MS = (PARTS * 1) / (WORKERS * WORKER_CONCURRENCY);
 const REPS = envInt('BENCH_REPS', 3);
 const WARMUP = envInt('BENCH_WARMUP', 1);
@@ -61,6 +62,17 @@ await Promise.all(
 
 /** Redis's own counters (read with ioredis, BullMQ's driver, installed for this benchmark). */
 const inspector = new Redis({ host: url.hostname, port: Number(url.port) });
+/** CPU ms (user + system) of a process, from /proc (Linux). */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+}
+/** CPU ms of everything taking part: this process, the workers and redis-server. */
+function cpuAll(): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1000 + cpuOf(server.pid) + workers.reduce((sum, w) => sum + cpuOf(w.pid!), 0);
+}
+
 async function redisStats(): Promise<{ commands: number; memory: number }> {
   const stats = await inspector.info('stats');
   const memory = await inspector.info('memory');
@@ -72,6 +84,8 @@ async function redisStats(): Promise<{ commands: number; memory: number }> {
 
 interface Sample {
   ms: number;
+  /** CPU ms of all processes over the run. */
+  cpuMs: number;
   commandsPerPart: number;
   memoryAtEnd: number;
 }
@@ -80,6 +94,7 @@ const inputs = Array.from({ length: PARTS }, (_, i) => String(i));
 
 async function runSluice(): Promise<Sample> {
   const before = await redisStats();
+  const cpu0 = cpuAll();
   const remote = distributed('io', { redis: server.url, concurrency: CALLER_CONCURRENCY });
   const started = performance.now();
   let next = 0;
@@ -89,12 +104,14 @@ async function runSluice(): Promise<Sample> {
   }
   const ms = performance.now() - started;
   if (next !== PARTS) throw new Error(`expected ${PARTS} outputs, got ${next}`);
+  const cpuMs = cpuAll() - cpu0;
   const after = await redisStats();
-  return { ms, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
+  return { ms, cpuMs, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
 }
 
 async function runBullMQ(): Promise<Sample> {
   const before = await redisStats();
+  const cpu0 = cpuAll();
   let completed = 0;
   let resolveAll!: () => void;
   const all = new Promise<void>((resolve) => (resolveAll = resolve));
@@ -112,12 +129,14 @@ async function runBullMQ(): Promise<Sample> {
   await all;
   const ms = performance.now() - started;
   events.off('completed', onCompleted);
+  const cpuMs = cpuAll() - cpu0;
   const after = await redisStats();
-  return { ms, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
+  return { ms, cpuMs, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
 }
 
 const samples: Record<'sluice' | 'bullmq', Sample[]> = { sluice: [], bullmq: [] };
 const ratios: number[] = [];
+const cpuRatios: number[] = [];
 for (let rep = 0; rep < WARMUP + REPS; rep++) {
   // Alternate which goes first.
   const order = rep % 2 === 0 ? (['sluice', 'bullmq'] as const) : (['bullmq', 'sluice'] as const);
@@ -129,6 +148,7 @@ for (let rep = 0; rep < WARMUP + REPS; rep++) {
   samples.sluice.push(round.sluice!);
   samples.bullmq.push(round.bullmq!);
   ratios.push(round.bullmq!.ms / round.sluice!.ms);
+  cpuRatios.push(round.bullmq!.cpuMs / round.sluice!.cpuMs);
 }
 
 const sluiceMs = median(samples.sluice.map((s) => s.ms));
@@ -139,6 +159,7 @@ const row = (name: string, s: Sample[], ms: number, ordered: string) => [
   fmt(ms),
   fmt(PARTS / (ms / 1000), 0),
   `${fmt((IDEAL_MS / ms) * 100, 1)}%`,
+  fmt((median(s.map((x) => x.cpuMs)) * 1000) / PARTS, 0),
   fmt(median(s.map((x) => x.commandsPerPart))),
   fmt(s.at(-1)!.memoryAtEnd / 1024 / 1024, 2),
   ordered,
@@ -147,15 +168,25 @@ report({
   scenario: 'distributed',
   title: `Scenario: distributed, ${fmt(PARTS, 0)} parts x 1 ms on ${WORKERS} worker processes x ${WORKER_CONCURRENCY} (median of ${REPS} interleaved reps)`,
   table: [
-    ['subject', 'ms', 'parts/s', 'of ideal', 'Redis commands / part', 'Redis MiB at end', 'ordered output'],
+    [
+      'subject',
+      'ms',
+      'parts/s',
+      'of ideal',
+      'CPU µs / part (all processes)',
+      'Redis commands / part',
+      'Redis MiB at end',
+      'ordered output',
+    ],
     row('sluice distributed', samples.sluice, sluiceMs, 'yes (checked)'),
     row('BullMQ', samples.bullmq, bullMs, 'no'),
-    ['sluice / BullMQ throughput', ratio(speedup), '', '', '', '', ''],
+    ['sluice / BullMQ throughput', ratio(speedup), '', '', ratio(median(cpuRatios)), '', '', ''],
   ],
   checks: [check('sluice throughput / BullMQ throughput', speedup, '>=', 3, 'x')],
   notes: [
     `ideal = ${fmt(PARTS, 0)} x 1 ms / ${WORKERS * WORKER_CONCURRENCY} slots = ${fmt(IDEAL_MS)} ms; caller concurrency ${CALLER_CONCURRENCY}`,
     'ratio = median of per-repetition ratios (each repetition runs both, alternating which goes first)',
+    'CPU µs / part: user + system time of the caller, the 4 workers and redis-server over the run, per part; its ratio (BullMQ / sluice) is steadier than wall time on a loaded machine',
     'Redis commands / part counts every client command (Lua scripts count as one); node-redis pipelines the commands of one event-loop turn into one write',
   ],
   meta: { ...machine(), parts: PARTS, workers: WORKERS, workerConcurrency: WORKER_CONCURRENCY, samples },
