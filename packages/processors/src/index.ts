@@ -45,7 +45,13 @@ export {
   type MemoryStoreOptions,
   memoryStore,
 } from './flow/cache.ts';
-export { createRateLimiter, RateLimiter, type RateLimitOptions, rateLimit } from './flow/rate-limit.ts';
+export {
+  createRateLimiter,
+  RateLimiter,
+  type RateLimitOptions,
+  type RateLimitStore,
+  rateLimit,
+} from './flow/rate-limit.ts';
 export { defaultShouldRetry, type RetryOptions, retry } from './flow/retry.ts';
 export { ProcessorTimeoutError, type TimeoutLimit, type TimeoutOptions, timeout } from './flow/timeout.ts';
 export { HTTP_DEFAULTS } from './http/defaults.ts';

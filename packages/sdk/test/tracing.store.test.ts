@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { toArray } from '@reactivex/ix-esnext-esm/asynciterable/toarray';
 import { type Part, partProcessor, textPart } from '@sluice/core';
 import { initTracing, jsonlStore, TraceError, traced } from '@sluice/sdk';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 let dir: string;
 beforeEach(() => {
@@ -113,6 +113,21 @@ describe('jsonlStore', () => {
       expect(store.stats.written).toBe(10);
     } finally {
       await tracing.close();
+    }
+  });
+
+  it('calls started in the same millisecond keep their start order in queries', async () => {
+    const now = vi.spyOn(Date, 'now').mockReturnValue(1_700_000_000_000);
+    try {
+      await using tracing = await initTracing({ store: dir, project: 'ties' });
+      const p = traced(upper, { name: 'tie' });
+      for (const word of ['a', 'b', 'c', 'd']) await p([word]).gather();
+      const texts = (calls: { inputs: unknown }[]) =>
+        calls.map((c) => (c.inputs as { parts: { text: string }[] }).parts[0]!.text);
+      expect(texts(await toArray(tracing.calls({ op: 'tie', sort: 'startedAt' })))).toEqual(['a', 'b', 'c', 'd']);
+      expect(texts(await toArray(tracing.calls({ op: 'tie' })))).toEqual(['d', 'c', 'b', 'a']);
+    } finally {
+      now.mockRestore();
     }
   });
 

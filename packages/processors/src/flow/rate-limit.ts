@@ -7,8 +7,24 @@ export interface RateLimitOptions {
   requestsPerSecond?: number;
   /** Run starts allowed at once after a quiet period (the bucket size). Default: max(1, requestsPerSecond). */
   burst?: number;
-  /** Runs in flight at once. */
+  /** Runs in flight at once (in this process). */
   concurrency?: number;
+  /**
+   * Where starts are counted when several processes share the budget (e.g. `redisRateLimitStore`
+   * from `@sluice/processors/redis`). With a store the rule is a sliding window: at most `burst`
+   * starts in any window of `burst / requestsPerSecond` seconds, across every process using the
+   * store; `concurrency` still counts this process's runs.
+   */
+  store?: RateLimitStore;
+}
+
+/** A shared count of run starts (see `RateLimitOptions.store`). */
+export interface RateLimitStore {
+  /**
+   * Records one start if fewer than `limit` starts were recorded in the last `windowMs`, and
+   * resolves 0; otherwise records nothing and resolves the milliseconds to wait before asking again.
+   */
+  tryStart(limit: number, windowMs: number): Promise<number>;
 }
 
 interface Waiter {
@@ -33,6 +49,8 @@ export class RateLimiter {
   #active = 0;
   #queue: Waiter[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #store: RateLimitStore | undefined;
+  #asking = false;
 
   constructor(options: RateLimitOptions = {}) {
     const rps = options.requestsPerSecond ?? Number.POSITIVE_INFINITY;
@@ -45,6 +63,7 @@ export class RateLimiter {
     this.burst = burst;
     this.concurrency = concurrency;
     this.#tokens = burst;
+    this.#store = Number.isFinite(rps) ? options.store : undefined;
   }
 
   /** Runs in flight. */
@@ -96,6 +115,10 @@ export class RateLimiter {
     }
     this.#refill();
     while (this.#queue.length > 0 && this.#active < this.concurrency) {
+      if (this.#store) {
+        this.#askStore(this.#store);
+        return;
+      }
       if (Number.isFinite(this.requestsPerSecond)) {
         if (this.#tokens < 1) {
           const waitMs = Math.ceil(((1 - this.#tokens) / this.requestsPerSecond) * 1000);
@@ -107,17 +130,52 @@ export class RateLimiter {
         }
         this.#tokens -= 1;
       }
-      const waiter = this.#queue.shift()!;
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      this.#active++;
-      let released = false;
-      waiter.resolve(() => {
-        if (released) return;
-        released = true;
-        this.#active--;
-        this.#pump();
-      });
+      this.#grant(this.#queue.shift()!);
     }
+  }
+
+  #grant(waiter: Waiter): void {
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    this.#active++;
+    let released = false;
+    waiter.resolve(() => {
+      if (released) return;
+      released = true;
+      this.#active--;
+      this.#pump();
+    });
+  }
+
+  /** One store request at a time, for the waiter at the head (a grant nobody waits for any more is spent). */
+  #askStore(store: RateLimitStore): void {
+    if (this.#asking) return;
+    this.#asking = true;
+    const windowMs = (this.burst / this.requestsPerSecond) * 1000;
+    store.tryStart(this.burst, windowMs).then(
+      (waitMs) => {
+        this.#asking = false;
+        if (waitMs > 0) {
+          if (this.#timer !== undefined) clearTimeout(this.#timer);
+          this.#timer = setTimeout(() => {
+            this.#timer = undefined;
+            this.#pump();
+          }, waitMs);
+          return;
+        }
+        const waiter = this.#queue.shift();
+        if (waiter) this.#grant(waiter);
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#asking = false;
+        const waiter = this.#queue.shift();
+        if (waiter) {
+          waiter.signal?.removeEventListener('abort', waiter.onAbort);
+          waiter.reject(error);
+        }
+        this.#pump();
+      },
+    );
   }
 }
 

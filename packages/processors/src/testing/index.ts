@@ -9,6 +9,7 @@ export {
   startFakeModelServer,
 } from './fake-server.ts';
 export { type LoopbackListener, listenLoopback } from './loopback.ts';
+export { type RedisServer, RedisServerError, type RedisServerOptions, startRedisServer } from './redis-server.ts';
 export {
   type EncodeOptions,
   encodeReply,

@@ -71,6 +71,9 @@ export class TraceIndex {
     }
   }
 
+  /** The order calls were first seen in (their start order within a process): breaks ties of startedAt. */
+  readonly #seen = new Map<string, number>();
+
   #putCall(call: Call): void {
     if (this.deletedCalls.has(call.id)) return;
     const old = this.byId.get(call.id);
@@ -78,6 +81,7 @@ export class TraceIndex {
     if (old && old.status !== 'running' && call.status === 'running') return;
     this.byId.set(call.id, call);
     if (old) return;
+    this.#seen.set(call.id, this.#seen.size);
     add(this.byTrace, call.traceId, call.id);
     if (call.parentId) add(this.byParent, call.parentId, call.id);
     add(this.byOp, call.op, call.id);
@@ -138,7 +142,9 @@ export class TraceIndex {
       out.push(call);
     }
     const sign = query.sort === 'startedAt' ? 1 : -1;
-    out.sort((a, b) => sign * (a.startedAt - b.startedAt) || (a.id < b.id ? -sign : sign));
+    // Calls started in the same millisecond keep their start order (ascending) or its reverse.
+    const seen = this.#seen;
+    out.sort((a, b) => sign * (a.startedAt - b.startedAt || (seen.get(a.id) ?? 0) - (seen.get(b.id) ?? 0)));
     const offset = query.offset ?? 0;
     const end = query.limit === undefined ? undefined : offset + query.limit;
     return out.slice(offset, end).map((call) => this.#withFeedback(call));

@@ -1,0 +1,197 @@
+// distributed(): a part processor whose parts are processed by `serve` workers in other processes.
+// The local engine (core's partProcessor) keeps the order, the concurrency bound and the stopping
+// rules; this file only moves each part to Redis and its outputs back.
+
+import { randomUUID } from 'node:crypto';
+import { type Context, type Part, type PartProcessor, partProcessor } from '@sluice/core';
+import { positiveInt, RedisOptionError } from './errors.ts';
+import { acquireHub, type CallerHub, PartCall, releaseHub } from './hub.ts';
+import { DEFAULT_NAMESPACE } from './keys.ts';
+import { type Command, encodePart } from './wire.ts';
+
+/** Options of `distributed`. */
+export interface DistributedOptions {
+  /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
+  redis: string;
+  /** Parts of one run queued or in flight at once. Default 16. */
+  concurrency?: number;
+  /** Prefix of every key; callers and workers must agree. Default 'sluice'. */
+  namespace?: string;
+  /**
+   * A part whose worker sent no heartbeat for this long is given to another worker; also the TTL of
+   * this run's liveness key (a caller that died stops its runs after it). Default 30,000 ms.
+   */
+  claimIdleMs?: number;
+  /** Deliveries of one part before it goes to the dead-letter stream and fails. Default 3. */
+  maxDeliveries?: number;
+  /** Which parts go to the workers (others pass through in their place). Default: all. */
+  match?: (part: Part) => boolean;
+}
+
+export const DEFAULT_DISTRIBUTED_CONCURRENCY = 16;
+export const DEFAULT_CLAIM_IDLE_MS = 30_000;
+export const DEFAULT_MAX_DELIVERIES = 3;
+
+/** One run of a distributed processor: its id, liveness key, and the parts it has sent. */
+class RemoteRun {
+  readonly id = randomUUID();
+  readonly key: string;
+  index = 0;
+  readonly open = new Set<PartCall>();
+  /** Resolves once the stop (or the end) has been written to Redis. */
+  stopped: Promise<void> | undefined;
+  #started = false;
+
+  constructor(
+    readonly hub: CallerHub,
+    readonly processor: string,
+    readonly options: { claimIdleMs: number; maxDeliveries: number },
+  ) {
+    this.key = hub.keys.run(this.id);
+    hub.runs.add(this.key);
+  }
+
+  /** Queues `part` for the workers; resolves once Redis has it. */
+  async submit(part: Part): Promise<PartCall> {
+    const index = this.index++;
+    const call = new PartCall(`${this.id}:${index}`, this.processor);
+    const hub = this.hub;
+    hub.calls.set(call.key, call);
+    this.open.add(call);
+    const commands: Command[] = [];
+    if (!this.#started) {
+      // The run key exists before its first part does: a worker reading a part checks it.
+      this.#started = true;
+      commands.push(['SET', this.key, '1', 'PX', String(this.options.claimIdleMs)]);
+    }
+    hub.ensureGroup(this.processor, commands);
+    const wire = encodePart(part, hub.keys, commands);
+    if (wire.b !== undefined) call.blobs.push(wire.b);
+    commands.push([
+      'XADD',
+      hub.keys.parts(this.processor),
+      '*',
+      'r',
+      this.id,
+      'i',
+      String(index),
+      'o',
+      hub.id,
+      'c',
+      String(this.options.claimIdleMs),
+      'x',
+      String(this.options.maxDeliveries),
+      'p',
+      JSON.stringify(wire),
+    ]);
+    try {
+      await hub.send(commands);
+    } catch (error) {
+      this.finish(call);
+      throw error;
+    }
+    return call;
+  }
+
+  /** The part is finished (or abandoned): forget it and its input payload. */
+  finish(call: PartCall): void {
+    this.open.delete(call);
+    this.hub.calls.delete(call.key);
+    if (call.blobs.length > 0) void this.hub.send([['DEL', ...call.blobs]]).catch(() => {});
+  }
+
+  /**
+   * The run ended (its ctx.signal aborted): delete the liveness key so no queued part of it starts,
+   * tell the workers to abort its parts in flight, end the calls still waiting, release the hub.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      const hub = this.hub;
+      hub.runs.delete(this.key);
+      const commands: Command[] = [['DEL', this.key]];
+      if (this.open.size > 0) commands.push(['PUBLISH', hub.keys.stopChannel, this.id]);
+      const blobs = [...this.open].flatMap((c) => c.blobs);
+      if (blobs.length > 0) commands.push(['DEL', ...blobs]);
+      for (const call of this.open) {
+        hub.calls.delete(call.key);
+        call.end();
+      }
+      this.open.clear();
+      try {
+        await hub.send(commands);
+      } catch {
+        // Redis is gone: the run key expires on its own and workers stop the parts then.
+      } finally {
+        await releaseHub(hub);
+      }
+    })();
+    return this.stopped;
+  }
+}
+
+/**
+ * A part processor whose parts are processed by `serve(...)` workers (any number, any machine)
+ * under `name`. Ordering: all outputs of part i before any of part i+1, the head part's outputs
+ * streaming as the worker makes them (rebuilt here from part indexes and output sequence numbers,
+ * never from broker order). Concurrency: at most `concurrency` parts of a run queued or in flight.
+ * Delivery is at least once: a dead worker's part is redone by another after `claimIdleMs`, outputs
+ * already emitted are skipped; after `maxDeliveries` it fails with `RemoteProcessorError`
+ * (code 'E_REMOTE'). Errors: a worker's error arrives as `RemoteProcessorError`; its status and
+ * debug parts reach the output. Stopping (break, abort, error) deletes the run's liveness key, so
+ * no queued part of it starts anywhere, and workers abort `ctx.signal` of its parts in flight.
+ */
+export function distributed(name: string, options: DistributedOptions): PartProcessor {
+  if (typeof name !== 'string' || name === '') {
+    throw new RedisOptionError(
+      `distributed: name must be a non-empty string, got ${String(name)}`,
+      'pass the name the workers serve the processor under: serve({ [name]: processor }, ...)',
+    );
+  }
+  if (typeof options?.redis !== 'string') {
+    throw new RedisOptionError(
+      'distributed: options.redis must be a Redis URL',
+      "pass { redis: 'redis://127.0.0.1:6379' } (the same Redis the workers use)",
+    );
+  }
+  const concurrency = positiveInt('distributed', 'concurrency', options.concurrency, DEFAULT_DISTRIBUTED_CONCURRENCY);
+  const claimIdleMs = positiveInt('distributed', 'claimIdleMs', options.claimIdleMs, DEFAULT_CLAIM_IDLE_MS);
+  const maxDeliveries = positiveInt('distributed', 'maxDeliveries', options.maxDeliveries, DEFAULT_MAX_DELIVERIES);
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const url = options.redis;
+  // One RemoteRun per run of this processor: the context is per run (and per stage).
+  const runs = new WeakMap<Context, Promise<RemoteRun>>();
+  const runOf = (ctx: Context): Promise<RemoteRun> => {
+    let run = runs.get(ctx);
+    if (!run) {
+      run = (async () => {
+        const hub = await acquireHub(url, namespace, claimIdleMs);
+        const remote = new RemoteRun(hub, name, { claimIdleMs, maxDeliveries });
+        const signal = ctx.signal;
+        if (signal.aborted) void remote.stop();
+        else signal.addEventListener('abort', () => void remote.stop(), { once: true });
+        return remote;
+      })();
+      runs.set(ctx, run);
+    }
+    return run;
+  };
+  return partProcessor(
+    async function* remote(part: Part, ctx: Context) {
+      const run = await runOf(ctx);
+      if (run.stopped) return;
+      const call = await run.submit(part);
+      try {
+        for (;;) {
+          const output = await call.take();
+          if (output === undefined) return;
+          yield output;
+        }
+      } finally {
+        run.finish(call);
+        // Stopping: return only once the stop is in Redis (a `break` then means nothing more starts).
+        if (ctx.signal.aborted) await run.stop();
+      }
+    },
+    { name, concurrency, ...(options.match ? { match: options.match } : {}) },
+  );
+}

@@ -1,0 +1,194 @@
+// The Lua scripts: each does in one round trip, atomically, what would otherwise race between
+// processes (take parts of live runs, heartbeat, reclaim or dead-letter, trim, bounded put, rate).
+
+import { script } from './connection.ts';
+
+/** `{ field = value }` of a stream entry's flat field list. */
+const FIELDS = `
+local function fields_of(flat)
+  local f = {}
+  for j = 1, #flat, 2 do f[flat[j]] = flat[j + 1] end
+  return f
+end
+`;
+
+/**
+ * Worker: reads up to ARGV[3] new parts (non-blocking) from the streams in KEYS for consumer
+ * ARGV[2] of group ARGV[1]; acknowledges, without returning them, parts whose run key
+ * (ARGV[4] .. run) is gone (the run stopped or its caller died). Returns { {stream index, id, fields}... }.
+ */
+export const TAKE = script(`${FIELDS}
+local group, consumer, count, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local out = {}
+for k = 1, #KEYS do
+  if count <= 0 then break end
+  local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[k], '>')
+  if reply then
+    for _, entry in ipairs(reply[1][2]) do
+      local f = fields_of(entry[2])
+      if f['r'] and redis.call('EXISTS', prefix .. f['r']) == 1 then
+        table.insert(out, { k, entry[1], entry[2] })
+        count = count - 1
+      else
+        redis.call('XACK', KEYS[k], group, entry[1])
+      end
+    end
+  end
+end
+return out
+`);
+
+/** Worker: for each KEYS[k] and (ARGV[2k+2] id, ARGV[2k+3] run), 0 = heartbeat sent, 1 = no longer ours, 2 = run gone. */
+export const HEARTBEAT = script(`
+local group, consumer, prefix = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for k = 1, #KEYS do
+  local id, run = ARGV[2 + 2 * k], ARGV[3 + 2 * k]
+  local status = 0
+  local p = redis.call('XPENDING', KEYS[k], group, id, id, 1)
+  if #p == 0 or p[1][2] ~= consumer then
+    status = 1
+  elseif redis.call('EXISTS', prefix .. run) == 0 then
+    status = 2
+  else
+    redis.call('XCLAIM', KEYS[k], group, consumer, 0, id, 'JUSTID')
+  end
+  out[k] = status
+end
+return out
+`);
+
+/**
+ * Worker: looks for parts of other consumers idle longer than their caller's claimIdleMs (field c)
+ * in the streams KEYS[2k-1] (dead-letter streams KEYS[2k]). A part of a gone run is acknowledged;
+ * a part delivered maxDeliveries (field x) times goes to the dead-letter stream and its caller
+ * gets an E_MAX_DELIVERIES error on its output stream (ARGV[5] .. caller); any other is claimed for
+ * ARGV[2], at most ARGV[4] of them. Returns { {stream index, id, fields, attempt}... }.
+ */
+export const CLAIM = script(`${FIELDS}
+local group, consumer, prefix, count, outPrefix = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local claimed = {}
+for k = 1, #KEYS, 2 do
+  local stream, dead = KEYS[k], KEYS[k + 1]
+  local pending = redis.call('XPENDING', stream, group, 'IDLE', 20, '-', '+', 200)
+  for _, p in ipairs(pending) do
+    local id, owner, idle, deliveries = p[1], p[2], tonumber(p[3]), tonumber(p[4])
+    if owner ~= consumer then
+      local range = redis.call('XRANGE', stream, id, id)
+      if #range == 0 then
+        redis.call('XACK', stream, group, id)
+      else
+        local flat = range[1][2]
+        local f = fields_of(flat)
+        local limit = tonumber(f['c']) or 30000
+        if idle >= limit then
+          if redis.call('EXISTS', prefix .. (f['r'] or '')) == 0 then
+            redis.call('XACK', stream, group, id)
+          elseif deliveries >= (tonumber(f['x']) or 3) then
+            redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*', 'entry', id, 'deliveries', deliveries, unpack(flat))
+            redis.call('XACK', stream, group, id)
+            local message = {
+              r = f['r'], i = tonumber(f['i']), a = deliveries + 1, t = 'x',
+              e = {
+                name = 'DeliveryLimitError',
+                code = 'E_MAX_DELIVERIES',
+                message = 'part ' .. f['i'] .. ' was delivered ' .. deliveries .. ' times (maxDeliveries ' .. f['x'] ..
+                  ') and no worker finished it; it is in the dead-letter stream ' .. dead,
+              },
+            }
+            redis.call('XADD', outPrefix .. (f['o'] or '') .. ':out', 'NOMKSTREAM', '*', 'm', cjson.encode({ message }))
+          elseif count > 0 then
+            local c = redis.call('XCLAIM', stream, group, consumer, limit, id)
+            if #c > 0 then
+              table.insert(claimed, { (k + 1) / 2, id, flat, deliveries + 1 })
+              count = count - 1
+            end
+          end
+        end
+      end
+    end
+  end
+end
+return claimed
+`);
+
+/**
+ * Trims stream KEYS[1] below the oldest entry some group still needs: its oldest pending (delivered,
+ * unacknowledged) entry, else the entry after its last delivered one. Never MAXLEN: that would drop
+ * pending entries. A stream without groups is left alone. Returns the number of entries removed.
+ */
+export const TRIM = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local function parse(id)
+  local dash = string.find(id, '-', 1, true)
+  return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+end
+local best_ms, best_seq = nil, nil
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+for _, g in ipairs(groups) do
+  local info = {}
+  for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+  local summary = redis.call('XPENDING', KEYS[1], info['name'])
+  local ms, seq
+  if tonumber(summary[1]) > 0 then
+    ms, seq = parse(summary[2])
+  else
+    ms, seq = parse(info['last-delivered-id'])
+    seq = seq + 1
+  end
+  if best_ms == nil or ms < best_ms or (ms == best_ms and seq < best_seq) then
+    best_ms, best_seq = ms, seq
+  end
+end
+if best_ms == nil then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', best_ms, best_seq))
+`);
+
+/**
+ * redisQueue put: KEYS[1] stream, KEYS[2] state key; ARGV group, highWaterMark, then field/value
+ * pairs. Adds the entry when the group's backlog (undelivered + unacknowledged) is below the mark.
+ * Returns { 1, backlog after } when added, { 0, backlog } when full, { -1, 0 } when closed.
+ */
+export const QUEUE_PUT = script(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return { -1, 0 } end
+local group, hwm = ARGV[1], tonumber(ARGV[2])
+local backlog = 0
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if ok then
+  for _, g in ipairs(groups) do
+    local info = {}
+    for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+    if info['name'] == group then
+      local lag = info['lag']
+      if type(lag) ~= 'number' then
+        lag = #redis.call('XRANGE', KEYS[1], '(' .. info['last-delivered-id'], '+', 'COUNT', hwm)
+      end
+      backlog = lag + tonumber(info['pending'])
+    end
+  end
+end
+if backlog >= hwm then return { 0, backlog } end
+local entry = {}
+for j = 3, #ARGV do entry[#entry + 1] = ARGV[j] end
+redis.call('XADD', KEYS[1], '*', unpack(entry))
+return { 1, backlog + 1 }
+`);
+
+/**
+ * Shared rate limit, a sliding-window log on KEYS[1] (a sorted set of start times, Redis clock):
+ * grants a start (member ARGV[3]) when fewer than ARGV[1] starts happened in the last ARGV[2] ms.
+ * Returns { 1, now } when granted, { 0, ms until the oldest start leaves the window } otherwise.
+ */
+export const RATE = script(`
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return { 1, now }
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return { 0, math.max(1, tonumber(oldest[2]) + window - now) }
+`);

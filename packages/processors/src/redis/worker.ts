@@ -1,0 +1,474 @@
+// serve(): a worker process's loop. It takes parts of live runs from the processors' streams (a
+// consumer group per stream: each part goes to one worker), runs them through the local part
+// processor, and sends their outputs to the caller's output stream, batched per event-loop turn.
+// Its parts in flight get heartbeats; parts of dead workers are claimed after their claimIdleMs.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { PartProcessor } from '@sluice/core';
+import { errorToJSON } from '@sluice/streams';
+import { DEFAULT_CLAIM_IDLE_MS } from './caller.ts';
+import { Connection, type Lease, lease, unblock } from './connection.ts';
+import { positiveInt, RedisOptionError } from './errors.ts';
+import { DEFAULT_NAMESPACE, type Keys, keysOf, runPrefix, WORKERS_GROUP } from './keys.ts';
+import { CLAIM, HEARTBEAT, TAKE, TRIM } from './scripts.ts';
+import { type Command, decodePart, encodePart, fieldsOf, type Message, type WirePart } from './wire.ts';
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
+  redis: string;
+  /** Parts this worker processes at once, over all its processors. Default 16. */
+  concurrency?: number;
+  /** Prefix of every key; callers and workers must agree. Default 'sluice'. */
+  namespace?: string;
+  /**
+   * How often this worker looks for parts of dead workers (every claimIdleMs / 4); a part is taken
+   * over once idle for its caller's claimIdleMs. Default 30,000 ms.
+   */
+  claimIdleMs?: number;
+  /** This worker's consumer name (unique per worker). Default: host, pid and a random suffix. */
+  name?: string;
+}
+
+/** A running worker. */
+export interface RemoteWorker extends AsyncDisposable {
+  /** Its consumer name in the processors' groups. */
+  readonly name: string;
+  /** Parts being processed now. */
+  readonly active: number;
+  /** Parts finished (ended, failed or stopped) since it started. */
+  readonly completed: number;
+  /** Stops taking parts, finishes the parts in flight, then leaves (its consumer is deleted when it holds no part). */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_WORKER_CONCURRENCY = 16;
+/** A blocking read returns after this long even when nothing came (CLIENT UNBLOCK ends it sooner). */
+const BLOCK_MS = 10_000;
+/** Acknowledgements between two trims of a stream (a timer trims too). */
+const TRIM_EVERY = 256;
+
+interface Job {
+  readonly stream: number;
+  readonly id: string;
+  readonly fields: Record<string, string>;
+  readonly attempt: number;
+  readonly controller: AbortController;
+  /** Another worker took it over (missed heartbeats): no ack, no more messages. */
+  lost: boolean;
+}
+
+type Entry = readonly [number, string, string[]];
+
+class Worker implements RemoteWorker {
+  readonly name: string;
+  active = 0;
+  completed = 0;
+  readonly #names: string[];
+  readonly #processors: PartProcessor[];
+  readonly #streams: string[];
+  readonly #keys: Keys;
+  readonly #prefix: string;
+  readonly #concurrency: number;
+  readonly #claimIdleMs: number;
+  #lease!: Lease;
+  #reader!: Connection;
+  #subscriber!: Connection;
+  readonly #jobs = new Set<Job>();
+  readonly #backlog: Job[] = [];
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #readLoop: Promise<void> | undefined;
+  #slotFreed: (() => void) | undefined;
+  #idle: (() => void) | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ticking: Promise<void> | undefined;
+  /** Smallest claimIdleMs of any part seen: heartbeats and claims run at a quarter of it. */
+  #minClaimMs: number;
+  #acksSinceTrim = 0;
+  // Outgoing batch, sent once per event-loop turn.
+  #outbox = new Map<string, Message[]>();
+  #before: Command[] = [];
+  #acks = new Map<number, string[]>();
+  #flushScheduled = false;
+  #flushing = new Set<Promise<unknown>>();
+
+  constructor(processors: Record<string, PartProcessor>, options: ServeOptions) {
+    this.#names = Object.keys(processors);
+    this.#processors = this.#names.map((n) => processors[n]!);
+    this.#keys = keysOf(options.namespace ?? DEFAULT_NAMESPACE);
+    this.#prefix = runPrefix(options.namespace ?? DEFAULT_NAMESPACE);
+    this.#streams = this.#names.map((n) => this.#keys.parts(n));
+    this.#concurrency = positiveInt('serve', 'concurrency', options.concurrency, DEFAULT_WORKER_CONCURRENCY);
+    this.#claimIdleMs = positiveInt('serve', 'claimIdleMs', options.claimIdleMs, DEFAULT_CLAIM_IDLE_MS);
+    this.#minClaimMs = this.#claimIdleMs;
+    this.name = options.name ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  }
+
+  get #connection(): Connection {
+    return this.#lease.connection;
+  }
+
+  async start(url: string): Promise<void> {
+    this.#lease = await lease(url);
+    const opened: Connection[] = [];
+    try {
+      this.#reader = await Connection.open(url, `sluice-worker-reader-${this.name}`);
+      opened.push(this.#reader);
+      this.#subscriber = await Connection.open(url, `sluice-worker-stops-${this.name}`);
+      opened.push(this.#subscriber);
+      await this.#subscriber.subscribe(this.#keys.stopChannel, (run) => this.#stopRun(run));
+      await Promise.all(
+        this.#streams.map((stream) =>
+          this.#connection.send(['XGROUP', 'CREATE', stream, WORKERS_GROUP, '0', 'MKSTREAM']).catch((error: Error) => {
+            if (!String(error.message).startsWith('BUSYGROUP')) throw error;
+          }),
+        ),
+      );
+    } catch (error) {
+      for (const c of opened) await c.close();
+      await this.#lease.release();
+      throw error;
+    }
+    this.#readLoop = this.#read();
+    this.#schedule();
+  }
+
+  // ---- taking parts ----
+
+  get #free(): number {
+    return this.#concurrency - this.active - this.#backlog.length;
+  }
+
+  async #read(): Promise<void> {
+    try {
+      while (!this.#closing) {
+        const free = this.#free;
+        if (free <= 0) {
+          await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+          continue;
+        }
+        let entries = await this.#connection.eval<Entry[]>(TAKE, this.#streams, [
+          WORKERS_GROUP,
+          this.name,
+          String(free),
+          this.#prefix,
+        ]);
+        if (entries.length === 0) {
+          if (this.#closing) break;
+          entries = await this.#blockingRead(free);
+        }
+        for (const [k, id, flat] of entries) this.#accept(Number(k) - 1, id, flat, 1);
+      }
+    } catch (error) {
+      if (!this.#closing) {
+        // Redis went away for good: stop taking parts; parts in flight finish or are redelivered.
+        this.#closing = true;
+        process.emitWarning(`sluice serve: stopped reading parts: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Waits for new parts (connection of its own, ended by CLIENT UNBLOCK), keeping those of live runs. */
+  async #blockingRead(free: number): Promise<Entry[]> {
+    const reply = await this.#reader.send<[string, [string, string[]][]][] | null>([
+      'XREADGROUP',
+      'GROUP',
+      WORKERS_GROUP,
+      this.name,
+      'COUNT',
+      String(free),
+      'BLOCK',
+      String(BLOCK_MS),
+      'STREAMS',
+      ...this.#streams,
+      ...this.#streams.map(() => '>'),
+    ]);
+    if (!reply) return [];
+    const entries: Entry[] = [];
+    for (const [stream, items] of reply) {
+      const k = this.#streams.indexOf(stream) + 1;
+      for (const [id, flat] of items) entries.push([k, id, flat]);
+    }
+    // Same check as TAKE: a part of a stopped run never starts.
+    const alive = await Promise.all(
+      entries.map(([, , flat]) => this.#connection.send<number>(['EXISTS', this.#prefix + (fieldsOf(flat).r ?? '')])),
+    );
+    const live: Entry[] = [];
+    entries.forEach((entry, n) => {
+      if (Number(alive[n]) === 1) live.push(entry);
+      else this.#queueAck(entry[0] - 1, entry[1]);
+    });
+    this.#scheduleFlush();
+    return live;
+  }
+
+  #accept(stream: number, id: string, flat: string[], attempt: number): void {
+    const fields = fieldsOf(flat);
+    const c = Number(fields.c);
+    if (c > 0 && c < this.#minClaimMs) {
+      this.#minClaimMs = c;
+      this.#schedule();
+    }
+    const job: Job = { stream, id, fields, attempt, controller: new AbortController(), lost: false };
+    this.#jobs.add(job);
+    if (this.active < this.#concurrency) this.#start(job);
+    else this.#backlog.push(job);
+  }
+
+  #start(job: Job): void {
+    this.active++;
+    void this.#run(job);
+  }
+
+  async #run(job: Job): Promise<void> {
+    const processor = this.#processors[job.stream]!;
+    const { r, o } = job.fields;
+    const base = { r: r!, i: Number(job.fields.i), a: job.attempt };
+    const signal = job.controller.signal;
+    let seq = 0;
+    try {
+      const input = await decodePart(JSON.parse(job.fields.p!) as WirePart, this.#connection, false);
+      for await (const output of processor([input], { signal })) {
+        if (job.lost) break;
+        const wire = encodePart(output, this.#keys, this.#before);
+        this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+      }
+      if (!signal.aborted && !job.lost) this.#send(o!, { ...base, t: 'e' });
+    } catch (error) {
+      if (!signal.aborted && !job.lost) this.#send(o!, { ...base, t: 'x', e: errorToJSON(error) });
+    } finally {
+      if (!job.lost) this.#queueAck(job.stream, job.id);
+      this.#scheduleFlush();
+      this.#jobs.delete(job);
+      this.active--;
+      this.completed++;
+      const next = this.#backlog.shift();
+      if (next) this.#start(next);
+      else {
+        const wake = this.#slotFreed;
+        this.#slotFreed = undefined;
+        wake?.();
+      }
+      if (this.#jobs.size === 0) {
+        const idle = this.#idle;
+        this.#idle = undefined;
+        idle?.();
+      }
+    }
+  }
+
+  /** A run stopped (its caller broke, aborted or failed): abort its parts here. */
+  #stopRun(run: string): void {
+    for (const job of this.#jobs) if (job.fields.r === run) this.#abort(job, false);
+  }
+
+  #abort(job: Job, lost: boolean): void {
+    const queued = this.#backlog.indexOf(job);
+    if (queued >= 0) {
+      // Never started: just let it go.
+      this.#backlog.splice(queued, 1);
+      this.#jobs.delete(job);
+      if (!lost) this.#queueAck(job.stream, job.id);
+      this.#scheduleFlush();
+      return;
+    }
+    job.lost ||= lost;
+    job.controller.abort(new DOMException('The part was stopped by its caller', 'AbortError'));
+  }
+
+  // ---- sending ----
+
+  #send(caller: string, message: Message): void {
+    let list = this.#outbox.get(caller);
+    if (!list) {
+      list = [];
+      this.#outbox.set(caller, list);
+    }
+    list.push(message);
+    this.#scheduleFlush();
+  }
+
+  #queueAck(stream: number, id: string): void {
+    let ids = this.#acks.get(stream);
+    if (!ids) {
+      ids = [];
+      this.#acks.set(stream, ids);
+    }
+    ids.push(id);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** Payloads, then each caller's messages in one entry, then the acknowledgements: one write. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const commands: Command[] = this.#before;
+    this.#before = [];
+    for (const [caller, messages] of this.#outbox) {
+      commands.push(['XADD', this.#keys.outputs(caller), 'NOMKSTREAM', '*', 'm', JSON.stringify(messages)]);
+    }
+    this.#outbox.clear();
+    let acked = 0;
+    for (const [stream, ids] of this.#acks) {
+      commands.push(['XACK', this.#streams[stream]!, WORKERS_GROUP, ...ids]);
+      acked += ids.length;
+    }
+    this.#acks.clear();
+    if (commands.length === 0) return;
+    // A failed write loses nothing: an unacknowledged part is redelivered.
+    const sent = Promise.all(commands.map((c) => this.#connection.send(c))).catch(() => {});
+    this.#flushing.add(sent);
+    void sent.then(() => this.#flushing.delete(sent));
+    this.#acksSinceTrim += acked;
+    if (this.#acksSinceTrim >= TRIM_EVERY) {
+      this.#acksSinceTrim = 0;
+      void this.#trim();
+    }
+  }
+
+  async #trim(): Promise<void> {
+    await Promise.all(this.#streams.map((s) => this.#connection.eval(TRIM, [s], []))).catch(() => {});
+  }
+
+  // ---- heartbeats, claims, trims ----
+
+  #schedule(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#closed && this.#jobs.size === 0) return;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#ticking = this.#tick().finally(() => {
+          this.#ticking = undefined;
+          if (this.#timer === undefined) this.#schedule();
+        });
+      },
+      Math.max(10, Math.floor(this.#minClaimMs / 4)),
+    );
+  }
+
+  async #tick(): Promise<void> {
+    try {
+      const jobs = [...this.#jobs];
+      if (jobs.length > 0) {
+        const args = [WORKERS_GROUP, this.name, this.#prefix];
+        for (const job of jobs) args.push(job.id, job.fields.r ?? '');
+        const statuses = await this.#connection.eval<number[]>(
+          HEARTBEAT,
+          jobs.map((j) => this.#streams[j.stream]!),
+          args,
+        );
+        statuses.forEach((status, n) => {
+          if (Number(status) === 1) this.#abort(jobs[n]!, true);
+          else if (Number(status) === 2) this.#abort(jobs[n]!, false);
+        });
+      }
+      if (!this.#closing && this.#free > 0) {
+        const keys = this.#names.flatMap((n) => [this.#keys.parts(n), this.#keys.dead(n)]);
+        const claimed = await this.#connection.eval<[number, string, string[], number][]>(CLAIM, keys, [
+          WORKERS_GROUP,
+          this.name,
+          this.#prefix,
+          String(this.#free),
+          `${this.#keys.outputs('').slice(0, -':out'.length)}`,
+        ]);
+        for (const [k, id, flat, attempt] of claimed) this.#accept(Number(k) - 1, id, flat, Number(attempt));
+      }
+      if (this.#acksSinceTrim > 0) {
+        this.#acksSinceTrim = 0;
+        await this.#trim();
+      }
+    } catch {
+      // A missed tick is retried at the next one; a part whose heartbeat is late stays ours unless claimed.
+    }
+  }
+
+  // ---- leaving ----
+
+  close(): Promise<void> {
+    this.#closed ??= this.#leave();
+    return this.#closed;
+  }
+
+  async #leave(): Promise<void> {
+    this.#closing = true;
+    const wake = this.#slotFreed;
+    this.#slotFreed = undefined;
+    wake?.();
+    await unblock(this.#connection, this.#reader, this.#readLoop!);
+    // Parts in flight (and those already taken) finish; heartbeats go on meanwhile.
+    if (this.#jobs.size > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#ticking;
+    this.#flush();
+    await Promise.all(this.#flushing);
+    await this.#trim();
+    // XGROUP DELCONSUMER discards a consumer's pending entries: delete it only when it holds none.
+    for (const stream of this.#streams) {
+      try {
+        const pending = await this.#connection.send<unknown[]>([
+          'XPENDING',
+          stream,
+          WORKERS_GROUP,
+          '-',
+          '+',
+          '1',
+          this.name,
+        ]);
+        if (pending.length === 0)
+          await this.#connection.send(['XGROUP', 'DELCONSUMER', stream, WORKERS_GROUP, this.name]);
+      } catch {
+        // Redis is gone: the consumer entry stays, harmless.
+      }
+    }
+    await this.#subscriber.close();
+    await this.#reader.close();
+    await this.#lease.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Runs a worker: takes parts sent by `distributed(name, ...)` callers for each `name` of
+ * `processors`, at most `concurrency` at once, and sends their outputs back in order with
+ * (part, sequence) numbers. Parts of a stopped run (or of a dead caller) are not started; those in
+ * flight have `ctx.signal` aborted. Errors thrown by a processor go to its caller, never here.
+ * Resolves once connected and subscribed; `close()` finishes the parts in flight, then leaves.
+ */
+export async function serve(processors: Record<string, PartProcessor>, options: ServeOptions): Promise<RemoteWorker> {
+  if (typeof options?.redis !== 'string') {
+    throw new RedisOptionError(
+      'serve: options.redis must be a Redis URL',
+      "pass { redis: 'redis://127.0.0.1:6379' } (the same Redis the callers use)",
+    );
+  }
+  const names = Object.keys(processors ?? {});
+  if (names.length === 0) {
+    throw new RedisOptionError(
+      'serve: no processors to serve',
+      'pass { name: partProcessor(...) }, one entry per name',
+    );
+  }
+  for (const name of names) {
+    const p: unknown = processors[name];
+    if (typeof p !== 'function' || typeof (p as { match?: unknown }).match !== 'function') {
+      throw new RedisOptionError(
+        `serve: processors.${name} is not a part processor`,
+        'make it with partProcessor(fn), or chain part processors',
+      );
+    }
+  }
+  const worker = new Worker(processors, options);
+  await worker.start(options.redis);
+  return worker;
+}
