@@ -1,6 +1,6 @@
 /**
  * Scenario: `align` on 256 MiB models (F32, then BF16; a full delta of the same dtype and size), against
- * the memory-bandwidth bound named in issue 4: a plain Float32Array `w[i] += s * d[i]` loop over the same
+ * the memory-bandwidth bound: a plain Float32Array `w[i] += s * d[i]` loop over the same
  * number of bytes (256 MiB of weights), in memory, in the same run.
  *   align F32 / align BF16   alignPackage(): read base + delta blocks, worker arithmetic, write, fsync, rename
  *                            (default options: one worker), then the same with `workers: 2`
