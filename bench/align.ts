@@ -1,14 +1,16 @@
 /**
  * Scenario: `align` on 256 MiB models (F32, then BF16; a full delta of the same dtype and size), against
- * the memory-bandwidth bound named in issue 4: a plain Float32Array `w[i] += s * d[i]` loop over the same
+ * the memory-bandwidth bound: a plain Float32Array `w[i] += s * d[i]` loop over the same
  * number of bytes (256 MiB of weights), in memory, in the same run.
  *   align F32 / align BF16   alignPackage(): read base + delta blocks, worker arithmetic, write, fsync, rename
  *                            (default options: one worker), then the same with `workers: 2`
  *   baseline                 for (i) w[i] += s * d[i] over 64 Mi floats
  * Where the time goes, each timed alone, the way align does it:
  *   read          positional reads of base and delta (F32) in blocks (page cache warm), no arithmetic
- *   kernel F32    the worker's arithmetic (the WebAssembly SIMD kernel, align-simd.js) in place in shared
+ *   kernel F32    the worker's arithmetic (the WebAssembly SIMD kernel, align-simd.wat) in place in shared
  *   kernel BF16   WebAssembly memory, 256 MiB of weights, one thread
+ *   kernel F32, JS   the same blocks through the plain JavaScript kernel (align-kernel.js, which the worker uses
+ *   kernel BF16, JS  for F16, mixed dtypes and LoRA): the SIMD kernel's speed-up over it is the reason it exists
  *   write         256 MiB from shared WebAssembly memory to a new file in blocks, 8 in flight, straight to
  *                 the disk (O_DIRECT, as align does where it can), then fsync
  *   worker start  starting an align worker and its first (empty) answer, then terminating it
@@ -18,12 +20,14 @@
  * Targets: align F32 >= 0.5x the baseline's throughput, align BF16 >= 0.3x.
  *
  *   pnpm exec tsx bench/align.ts            (BENCH_REPS=5 by default; BENCH_ALIGN_BLOCK_MIB=1)
+ *   BENCH_ALIGN_KERNELS=1 pnpm exec tsx bench/align.ts   the four kernel subjects only (no files, no align runs)
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { applyBlock, createScratch } from '../packages/processors/src/align/align-kernel.js';
 import { createSharedSimdKernel, sharedKernelModule } from '../packages/processors/src/align/align-simd.js';
 import { alignPackage } from '../packages/processors/src/align/index.ts';
 import {
@@ -31,13 +35,15 @@ import {
   layoutTensors,
   openSafetensors,
 } from '../packages/processors/src/weights/safetensors.ts';
-import { check, compare, envInt, fmt, isMain, machine, ratio, report, type Subject } from './harness.ts';
+import { check, compare, envInt, fmt, isMain, machine, pairedRatio, ratio, report, type Subject } from './harness.ts';
 
 const MiB = 1024 * 1024;
 const LAYERS = 64;
 const MODEL_BYTES = 256 * MiB;
 const REPS = envInt('BENCH_REPS', 5);
 const BLOCK = envInt('BENCH_ALIGN_BLOCK_MIB', 1) * MiB;
+/** 1: time the kernels only (SIMD and JS), without the fixtures and the align runs. */
+const KERNELS_ONLY = envInt('BENCH_ALIGN_KERNELS', 0) === 1;
 
 /** Writes a model of LAYERS tensors of 4 MiB each, filled by `fill` into one reused buffer. */
 async function writeModel(path: string, dtype: 'F32' | 'BF16', fill: (layer: number, bytes: Uint8Array) => void) {
@@ -87,11 +93,13 @@ async function main() {
       bf16: join(dir, 'base-bf16.safetensors'),
       bf16Delta: join(dir, 'delta-bf16.safetensors'),
     };
-    process.stderr.write('writing 4 x 256 MiB of fixtures...\n');
-    await writeModel(paths.f32, 'F32', fillF32(1));
-    await writeModel(paths.f32Delta, 'F32', fillF32(2));
-    await writeModel(paths.bf16, 'BF16', fillBf16(1));
-    await writeModel(paths.bf16Delta, 'BF16', fillBf16(2));
+    if (!KERNELS_ONLY) {
+      process.stderr.write('writing 4 x 256 MiB of fixtures...\n');
+      await writeModel(paths.f32, 'F32', fillF32(1));
+      await writeModel(paths.f32Delta, 'F32', fillF32(2));
+      await writeModel(paths.bf16, 'BF16', fillBf16(1));
+      await writeModel(paths.bf16Delta, 'BF16', fillBf16(2));
+    }
 
     const w = new Float32Array(MODEL_BYTES / 4);
     const d = new Float32Array(MODEL_BYTES / 4);
@@ -164,6 +172,27 @@ async function main() {
         kernel.applyAt(dtype, base + at, base + MODEL_BYTES + at, BLOCK / size, s);
       }
     };
+    // The plain JavaScript kernel over the same blocks of the same memory, as the worker calls it where the SIMD
+    // kernel does not apply (F16, mixed dtypes, LoRA). Both modify the weights in place, so each run starts from the
+    // weights the previous one left (they stay finite: s * d is small).
+    const scratch = createScratch();
+    const jsKernelOnly = (dtype: 'F32' | 'BF16') => async () => {
+      const base = dtype === 'F32' ? 0 : 2 * MODEL_BYTES;
+      const size = dtype === 'F32' ? 4 : 2;
+      const buffer = memory.buffer;
+      for (let at = 0; at < MODEL_BYTES; at += BLOCK) {
+        const job = {
+          dtype,
+          w: buffer,
+          wAt: base + at,
+          count: BLOCK / size,
+          s,
+          d: buffer,
+          dAt: base + MODEL_BYTES + at,
+        };
+        if (applyBlock({ ...job, dDtype: dtype }, scratch).nonFiniteAt >= 0) throw new Error('non-finite weight');
+      }
+    };
 
     // Writes as align does: from shared WebAssembly memory (page-aligned), O_DIRECT where the file system takes
     // it, a few blocks in flight, then fsync.
@@ -206,23 +235,42 @@ async function main() {
       for (let i = 0; i < w.length; i++) w[i] += s * d[i];
     };
 
-    const subjects: Subject[] = [
-      { name: 'baseline', run: baseline },
-      { name: 'align F32', run: alignRun(paths.f32, paths.f32Delta) },
-      { name: 'align BF16', run: alignRun(paths.bf16, paths.bf16Delta) },
-      { name: 'align F32, 2 workers', run: alignRun(paths.f32, paths.f32Delta, 2) },
-      { name: 'align BF16, 2 workers', run: alignRun(paths.bf16, paths.bf16Delta, 2) },
-      { name: 'read', run: readOnly },
+    const kernels: Subject[] = [
       { name: 'kernel F32', run: kernelOnly('F32') },
+      { name: 'kernel F32, JS', run: jsKernelOnly('F32') },
       { name: 'kernel BF16', run: kernelOnly('BF16') },
-      { name: 'write', run: writeOnly },
-      { name: 'worker start', run: workerStart },
+      { name: 'kernel BF16, JS', run: jsKernelOnly('BF16') },
     ];
+    const subjects: Subject[] = KERNELS_ONLY
+      ? [{ name: 'baseline', run: baseline }, ...kernels]
+      : [
+          { name: 'baseline', run: baseline },
+          { name: 'align F32', run: alignRun(paths.f32, paths.f32Delta) },
+          { name: 'align BF16', run: alignRun(paths.bf16, paths.bf16Delta) },
+          { name: 'align F32, 2 workers', run: alignRun(paths.f32, paths.f32Delta, 2) },
+          { name: 'align BF16, 2 workers', run: alignRun(paths.bf16, paths.bf16Delta, 2) },
+          { name: 'read', run: readOnly },
+          ...kernels,
+          { name: 'write', run: writeOnly },
+          { name: 'worker start', run: workerStart },
+        ];
     const results = await compare(subjects, { reps: REPS, warmup: 1, label: 'align' });
     const ms = (name: string) => results.get(name)!.median;
     const throughput = (name: string) => MODEL_BYTES / MiB / (ms(name) / 1000);
-    const f32Ratio = ms('baseline') / ms('align F32');
-    const bf16Ratio = ms('baseline') / ms('align BF16');
+    // The SIMD kernel's speed-up over the JS kernel: the median over repetitions of JS time / SIMD time, each pair
+    // timed in the same repetition (steadier than a ratio of medians while the shared machine's load drifts).
+    const simdSpeedUp = (dtype: 'F32' | 'BF16', cpu = false) =>
+      pairedRatio(results.get(`kernel ${dtype}, JS`)!, results.get(`kernel ${dtype}`)!, cpu);
+    const kernelChecks = [
+      check('kernel F32: SIMD speed-up over the JS kernel', simdSpeedUp('F32'), '>=', 1, 'x'),
+      check('kernel BF16: SIMD speed-up over the JS kernel', simdSpeedUp('BF16'), '>=', 1, 'x'),
+    ];
+    const alignChecks = KERNELS_ONLY
+      ? []
+      : [
+          check('align F32 vs baseline', ms('baseline') / ms('align F32'), '>=', 0.5, 'x'),
+          check('align BF16 vs baseline', ms('baseline') / ms('align BF16'), '>=', 0.3, 'x'),
+        ];
     const rows = [
       ['subject', 'median ms', 'min ms', 'max ms', 'cpu ms', 'MiB/s', 'vs baseline'],
       ...subjects.map((sub) => {
@@ -239,20 +287,20 @@ async function main() {
       }),
     ];
     report({
-      scenario: 'align',
+      scenario: KERNELS_ONLY ? 'align-kernels' : 'align',
       title: `align: 256 MiB models, full delta, ${BLOCK / MiB} MiB blocks, ${REPS} reps (median)`,
       table: rows,
-      checks: [
-        check('align F32 vs baseline', f32Ratio, '>=', 0.5, 'x'),
-        check('align BF16 vs baseline', bf16Ratio, '>=', 0.3, 'x'),
-      ],
+      checks: [...alignChecks, ...kernelChecks],
       notes: [
         'baseline: in-memory Float32Array w[i] += s * d[i] over 64 Mi floats (no I/O, no norms, no rounding checks)',
         'read / kernel / write / worker start: parts of align timed alone; align overlaps them (worker + libuv threads)',
         'align includes fsync of the 256 MiB output and the rename (not the deletion); the page cache holds the inputs',
         'cpu ms: process CPU time (all threads); the machine is shared, so wall-clock ratios move with its load',
+        `SIMD speed-up over the JS kernel (median of per-repetition JS / SIMD time): F32 ${ratio(simdSpeedUp('F32'))} ` +
+          `(CPU time ${ratio(simdSpeedUp('F32', true))}), BF16 ${ratio(simdSpeedUp('BF16'))} ` +
+          `(CPU time ${ratio(simdSpeedUp('BF16', true))})`,
       ],
-      meta: { ...machine(), blockBytes: BLOCK, reps: REPS, modelBytes: MODEL_BYTES },
+      meta: { ...machine(), blockBytes: BLOCK, reps: REPS, modelBytes: MODEL_BYTES, kernelsOnly: KERNELS_ONLY },
     });
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -15,7 +15,9 @@ export interface SimdKernel {
     s: number,
   ): { stats: BlockStats; done: number };
 }
-/** Compiles the kernel, or returns undefined where WebAssembly SIMD is missing. */
+/** The bytes of the kernel's WebAssembly module (compiled from align-simd.wat by `pnpm run build:wasm`). */
+export declare function kernelBytes(): Uint8Array<ArrayBuffer>;
+/** The kernel on copies of the blocks, or undefined where WebAssembly SIMD or shared memory is missing. */
 export declare function createSimdKernel(): SimdKernel | undefined;
 /** The same kernel working in place in a shared WebAssembly.Memory (no copies). */
 export interface SharedSimdKernel {
