@@ -47,6 +47,7 @@ export {
 } from './flow/cache.ts';
 export {
   createRateLimiter,
+  memoryRateLimitStore,
   RateLimiter,
   type RateLimitOptions,
   type RateLimitStore,

@@ -1,4 +1,4 @@
-// rateLimit(): a token bucket and a concurrency gate on virtual time, shared
+// rateLimit(): a sliding window of starts and a concurrency gate on virtual time, shared
 // between processors, first come first served, and leaving the queue on abort.
 
 import { type Processor, processor, textPart } from '@sluice/core';
@@ -20,7 +20,7 @@ function recorder(starts: number[], ms = 0, label = 'r'): Processor {
 }
 
 describe('rateLimit', () => {
-  it('lets a burst through, then spaces run starts at 1 / requestsPerSecond', async () => {
+  it('lets `burst` starts through per window of burst / requestsPerSecond seconds', async () => {
     vi.useFakeTimers();
     const t0 = Date.now();
     const starts: number[] = [];
@@ -28,8 +28,28 @@ describe('rateLimit', () => {
     const runs = Promise.all([1, 2, 3, 4, 5].map(() => limited('x').text()));
     await vi.runAllTimersAsync();
     expect(await runs).toEqual(['r', 'r', 'r', 'r', 'r']);
-    expect(starts.map((t) => t - t0)).toEqual([0, 0, 500, 1000, 1500]);
+    expect(starts.map((t) => t - t0)).toEqual([0, 0, 1000, 1000, 2000]);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('at N per second, at most N runs start in any one-second window', async () => {
+    vi.useFakeTimers();
+    const starts: number[] = [];
+    // Runs of 130 ms, arriving every 70 ms: the window, not the arrival pattern, decides.
+    const limited = rateLimit(recorder(starts, 130), { requestsPerSecond: 5 });
+    const runs: Promise<string>[] = [];
+    for (let i = 0; i < 20; i++) {
+      runs.push(limited('x').text());
+      await vi.advanceTimersByTimeAsync(70);
+    }
+    await vi.runAllTimersAsync();
+    await Promise.all(runs);
+    expect(starts).toHaveLength(20);
+    for (const t of starts) {
+      const inWindow = starts.filter((s) => s >= t && s < t + 1000).length;
+      expect(inWindow).toBeLessThanOrEqual(5);
+    }
+    expect(starts.filter((s) => s < starts[0]! + 1000)).toHaveLength(5);
   });
 
   it('holds at most `concurrency` runs in flight, releasing a slot when a run ends', async () => {

@@ -1,19 +1,23 @@
 import { type Processor, processor } from '@sluice/core';
+import { Semaphore } from '@sluice/streams';
 import { configOf, withConfig } from '../models/config.ts';
 
 /** Limits of a rate limiter; each is optional (an unset limit does not limit). */
 export interface RateLimitOptions {
   /** Sustained rate of run starts. */
   requestsPerSecond?: number;
-  /** Run starts allowed at once after a quiet period (the bucket size). Default: max(1, requestsPerSecond). */
+  /**
+   * Run starts allowed in one window of `burst / requestsPerSecond` seconds. Default:
+   * max(1, requestsPerSecond), so a window is one second.
+   */
   burst?: number;
   /** Runs in flight at once (in this process). */
   concurrency?: number;
   /**
    * Where starts are counted when several processes share the budget (e.g. `redisRateLimitStore`
-   * from `@sluice/processors/redis`). With a store the rule is a sliding window: at most `burst`
-   * starts in any window of `burst / requestsPerSecond` seconds, across every process using the
-   * store; `concurrency` still counts this process's runs.
+   * from `@sluice/processors/redis`); default `memoryRateLimitStore()`, this process only. The rule
+   * is a sliding window: at most `burst` starts in any window of `burst / requestsPerSecond`
+   * seconds, across every process using the store; `concurrency` still counts this process's runs.
    */
   store?: RateLimitStore;
 }
@@ -28,28 +32,50 @@ export interface RateLimitStore {
 }
 
 interface Waiter {
-  resolve: (release: () => void) => void;
-  reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
+  readonly resolve: () => void;
+  readonly reject: (reason: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
 }
 
 /**
- * A token bucket plus a concurrency gate, shareable by several processors
- * (one limiter per API key, say). Waiters are served first come, first
- * served. Time is read from `Date.now()` and waits use the global
- * setTimeout, so fake timers drive it.
+ * The starts of the last window in this process: at most `limit` in any `windowMs` (a sliding
+ * log of start times, oldest first). The default store of a limiter without `store`.
+ */
+export function memoryRateLimitStore(): RateLimitStore {
+  const starts: number[] = [];
+  return {
+    tryStart(limit, windowMs) {
+      const now = Date.now();
+      while (starts.length > 0 && starts[0]! <= now - windowMs) starts.shift();
+      if (starts.length < limit) {
+        starts.push(now);
+        return Promise.resolve(0);
+      }
+      return Promise.resolve(starts[0]! + windowMs - now);
+    },
+  };
+}
+
+/**
+ * A start-rate limit plus a concurrency gate, shareable by several processors (one limiter per API
+ * key, say). The rule: at most `burst` run starts in any window of `burst / requestsPerSecond`
+ * seconds (with the default burst, at most N starts in any one second at N per second), and at most
+ * `concurrency` runs in flight. Waiters are served first come, first served: a run takes a
+ * concurrency slot (the streams package's Semaphore), then waits for its start. Time is read from
+ * `Date.now()` and waits use the global setTimeout, so fake timers drive it.
  */
 export class RateLimiter {
   readonly requestsPerSecond: number;
   readonly burst: number;
   readonly concurrency: number;
-  #tokens: number;
-  #refilledAt = Date.now();
-  #active = 0;
-  #queue: Waiter[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #slots: Semaphore | undefined;
   readonly #store: RateLimitStore | undefined;
+  readonly #windowMs: number;
+  /** Runs holding a slot and waiting for their start, first come first served. */
+  readonly #starting: Waiter[] = [];
+  #active = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #asking = false;
 
   constructor(options: RateLimitOptions = {}) {
@@ -62,117 +88,101 @@ export class RateLimiter {
     this.requestsPerSecond = rps;
     this.burst = burst;
     this.concurrency = concurrency;
-    this.#tokens = burst;
-    this.#store = Number.isFinite(rps) ? options.store : undefined;
+    this.#slots = Number.isFinite(concurrency) ? new Semaphore(concurrency) : undefined;
+    this.#store = Number.isFinite(rps) ? (options.store ?? memoryRateLimitStore()) : undefined;
+    this.#windowMs = (burst / rps) * 1000;
   }
 
-  /** Runs in flight. */
+  /** Runs started and not finished. */
   get active(): number {
     return this.#active;
   }
 
-  /** Callers waiting for a slot. */
+  /** Callers waiting for a slot or for their start. */
   get waiting(): number {
-    return this.#queue.length;
+    return (this.#slots?.waiting ?? 0) + this.#starting.length;
   }
 
   /**
-   * Waits for a token and a concurrency slot (in arrival order) and resolves
-   * with the function that gives the slot back (idempotent). Rejects with
-   * `signal.reason` if the signal aborts while waiting.
+   * Waits for a concurrency slot and a start (in arrival order) and resolves with the function
+   * that gives the slot back (idempotent). Rejects with `signal.reason` if the signal aborts
+   * while waiting (the caller leaves the queue at once), or with the store's error.
    */
-  acquire(signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    const wait = this.#slots?.acquire(signal);
+    if (wait) await wait;
+    try {
+      if (this.#store) await this.#waitForStart(signal);
+    } catch (error) {
+      this.#slots?.release();
+      throw error;
+    }
+    this.#active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#active--;
+      this.#slots?.release();
+    };
+  }
+
+  #waitForStart(signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
-        resolve,
-        reject,
+        resolve: () => {
+          signal?.removeEventListener('abort', waiter.onAbort);
+          resolve();
+        },
+        reject: (reason) => {
+          signal?.removeEventListener('abort', waiter.onAbort);
+          reject(reason);
+        },
         signal,
         onAbort: () => {
-          const index = this.#queue.indexOf(waiter);
-          if (index !== -1) this.#queue.splice(index, 1);
+          const index = this.#starting.indexOf(waiter);
+          if (index !== -1) this.#starting.splice(index, 1);
           reject(signal?.reason);
           this.#pump();
         },
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.#queue.push(waiter);
+      this.#starting.push(waiter);
       this.#pump();
     });
   }
 
-  #refill(): void {
-    if (!Number.isFinite(this.requestsPerSecond)) return;
-    const now = Date.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.requestsPerSecond);
-    this.#refilledAt = now;
-  }
-
+  /** Asks the store for the head waiter's start: one request at a time, a timer while it must wait. */
   #pump(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+    if (this.#starting.length === 0) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = undefined;
+      return;
     }
-    this.#refill();
-    while (this.#queue.length > 0 && this.#active < this.concurrency) {
-      if (this.#store) {
-        this.#askStore(this.#store);
-        return;
-      }
-      if (Number.isFinite(this.requestsPerSecond)) {
-        if (this.#tokens < 1) {
-          const waitMs = Math.ceil(((1 - this.#tokens) / this.requestsPerSecond) * 1000);
-          this.#timer = setTimeout(() => {
-            this.#timer = undefined;
-            this.#pump();
-          }, waitMs);
-          return;
-        }
-        this.#tokens -= 1;
-      }
-      this.#grant(this.#queue.shift()!);
-    }
-  }
-
-  #grant(waiter: Waiter): void {
-    waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    this.#active++;
-    let released = false;
-    waiter.resolve(() => {
-      if (released) return;
-      released = true;
-      this.#active--;
-      this.#pump();
-    });
-  }
-
-  /** One store request at a time, for the waiter at the head (a grant nobody waits for any more is spent). */
-  #askStore(store: RateLimitStore): void {
-    if (this.#asking) return;
+    if (this.#asking || this.#timer !== undefined || !this.#store) return;
     this.#asking = true;
-    const windowMs = (this.burst / this.requestsPerSecond) * 1000;
-    store.tryStart(this.burst, windowMs).then(
+    this.#store.tryStart(this.burst, this.#windowMs).then(
       (waitMs) => {
         this.#asking = false;
         if (waitMs > 0) {
-          if (this.#timer !== undefined) clearTimeout(this.#timer);
-          this.#timer = setTimeout(() => {
-            this.#timer = undefined;
-            this.#pump();
-          }, waitMs);
+          // Only wait while someone waits; an abort that empties the queue clears this timer.
+          if (this.#starting.length > 0) {
+            this.#timer = setTimeout(() => {
+              this.#timer = undefined;
+              this.#pump();
+            }, waitMs);
+          }
           return;
         }
-        const waiter = this.#queue.shift();
-        if (waiter) this.#grant(waiter);
+        // A start nobody waits for any more (the head aborted meanwhile) is spent.
+        this.#starting.shift()?.resolve();
         this.#pump();
       },
       (error: unknown) => {
         this.#asking = false;
-        const waiter = this.#queue.shift();
-        if (waiter) {
-          waiter.signal?.removeEventListener('abort', waiter.onAbort);
-          waiter.reject(error);
-        }
+        this.#starting.shift()?.reject(error);
         this.#pump();
       },
     );
