@@ -74,6 +74,8 @@ export { configOf, PROCESSOR_CONFIG } from './models/config.ts';
 export type { FinishReason, Usage } from './models/events.ts';
 export { type FakeModelOptions, fakeModel } from './models/fake.ts';
 export { type GeminiOptions, gemini } from './models/gemini.ts';
+export { type LlamaCppOptions, type LlamaCppProcessor, llamaCpp } from './models/llama-cpp.ts';
+export { LocalModelError, MissingPackageError } from './models/llama-cpp-runtime.ts';
 export { type ToolSpec, UnsupportedPartError } from './models/messages.ts';
 export { OLLAMA_DEFAULT_PORT, type OllamaOptions, ollama, ollamaHostURL } from './models/ollama.ts';
 export { type OpenAIOptions, openai } from './models/openai.ts';

@@ -8,6 +8,7 @@ export {
   type RecordedRequest,
   startFakeModelServer,
 } from './fake-server.ts';
+export { encodeGGUF, type GGUFTensor, type GGUFValue, type TinyGGUFOptions, tinyLlama, writeTinyGGUF } from './gguf.ts';
 export { type LoopbackListener, listenLoopback } from './loopback.ts';
 export {
   type EncodeOptions,
