@@ -69,6 +69,7 @@ export {
   type GenerateOptions,
   type GenerateResult,
   type LLM,
+  type LlamaCppLLMOptions,
   type ModelOptions,
   type RemoteLLMOptions,
   Session,
@@ -87,4 +88,11 @@ export {
   type ProgressState,
   progressBar,
 } from './progress.ts';
-export { type Environment, PROVIDER_DEFAULTS, PROVIDERS, type Provider, type ProviderDefaults } from './providers.ts';
+export {
+  type Environment,
+  PROVIDER_DEFAULTS,
+  PROVIDERS,
+  type Provider,
+  type ProviderDefaults,
+  type RemoteProvider,
+} from './providers.ts';

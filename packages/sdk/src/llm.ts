@@ -16,10 +16,10 @@ import {
   textPart,
   toJSON,
 } from '@sluice/core';
-import { anthropic, fakeModel, gemini, ollama, openai } from '@sluice/processors';
+import { anthropic, fakeModel, gemini, type LlamaCppOptions, llamaCpp, ollama, openai } from '@sluice/processors';
 import { z } from 'zod';
 import { ClosedError, ConfigError, SessionBusyError } from './errors.ts';
-import { type Environment, PROVIDERS, type Provider, resolveProvider } from './providers.ts';
+import { type Environment, PROVIDERS, type Provider, type RemoteProvider, resolveProvider } from './providers.ts';
 
 /** The options the model processors take (`openai`, `anthropic`, `ollama`, `gemini`). */
 export type ModelOptions = Parameters<typeof openai>[0];
@@ -55,6 +55,11 @@ export interface FakeLLMOptions {
   firstDelayMs?: number;
   /** Reported as `llm.model`; default 'fake'. */
   model?: string;
+  system?: string;
+}
+
+/** Options of `createLLM('llama-cpp')`: llamaCpp's, and a system prompt. */
+export interface LlamaCppLLMOptions extends LlamaCppOptions {
   system?: string;
 }
 
@@ -117,9 +122,13 @@ export interface SessionOptions {
  * without a key; a baseURL elsewhere (local server, proxy) needs none.
  */
 export function createLLM(provider: 'fake', options?: FakeLLMOptions): LLM;
-export function createLLM(provider: Exclude<Provider, 'fake'>, options: RemoteLLMOptions): LLM;
-export function createLLM(provider: Provider, options?: RemoteLLMOptions | FakeLLMOptions): LLM;
-export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLLMOptions = {}): LLM {
+export function createLLM(provider: 'llama-cpp', options: LlamaCppLLMOptions): LLM;
+export function createLLM(provider: RemoteProvider, options: RemoteLLMOptions): LLM;
+export function createLLM(provider: Provider, options?: RemoteLLMOptions | FakeLLMOptions | LlamaCppLLMOptions): LLM;
+export function createLLM(
+  provider: Provider,
+  options: RemoteLLMOptions | FakeLLMOptions | LlamaCppLLMOptions = {} as FakeLLMOptions,
+): LLM {
   if (!PROVIDERS.includes(provider)) {
     throw new ConfigError(
       `createLLM: unknown provider ${JSON.stringify(provider)}`,
@@ -136,6 +145,18 @@ export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLL
       name: `fake:${model}`,
     });
     return new ModelLLM(provider, model, p, fake.system);
+  }
+  if (provider === 'llama-cpp') {
+    // In process: the model file is loaded on the first call and freed by close().
+    const { system, ...local } = options as LlamaCppLLMOptions;
+    if (typeof local.modelPath !== 'string' || local.modelPath === '') {
+      throw new ConfigError(
+        "createLLM('llama-cpp'): the modelPath option is required",
+        "e.g. { modelPath: './models/qwen2.5-0.5b-instruct-q4_k_m.gguf' }",
+      );
+    }
+    const p = llamaCpp(local);
+    return new ModelLLM(provider, p.name.replace(/^llama-cpp:/, ''), p, system);
   }
   const { env, system, baseURL, apiKey, apiKeyEnv, ...rest } = options as RemoteLLMOptions;
   if (typeof rest.model !== 'string' || rest.model === '') {
@@ -236,6 +257,8 @@ class ModelLLM implements LLM {
   async close(): Promise<void> {
     if (!this.#closer.signal.aborted)
       this.#closer.abort(new ClosedError(`the LLM ${this.provider}:${this.model}`, 'createLLM()'));
+    // A processor that owns resources (llamaCpp's loaded model) frees them too.
+    await (this.processor as Processor & { close?: () => Promise<void> }).close?.();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
