@@ -44,6 +44,7 @@ export {
   AuthenticationError,
   BadRequestError,
   ConflictError,
+  ContentPolicyError,
   InternalServerError,
   NotFoundError,
   PermissionError,
@@ -74,6 +75,8 @@ export { configOf, PROCESSOR_CONFIG } from './models/config.ts';
 export type { FinishReason, Usage } from './models/events.ts';
 export { type FakeModelOptions, fakeModel } from './models/fake.ts';
 export { type GeminiOptions, gemini } from './models/gemini.ts';
+export { type OpenAIImagesOptions, openaiImages } from './models/images/openai-images.ts';
+export { imageMimetypeOf } from './models/images/signature.ts';
 export { type LlamaCppOptions, type LlamaCppProcessor, llamaCpp } from './models/llama-cpp.ts';
 export { LocalModelError, MissingPackageError } from './models/llama-cpp-runtime.ts';
 export { type ToolSpec, UnsupportedPartError } from './models/messages.ts';

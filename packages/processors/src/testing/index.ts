@@ -1,3 +1,4 @@
+export { type FakeImagesOptions, isImageRoute } from './fake-images.ts';
 export {
   type FakeFailure,
   type FakeMessage,
@@ -10,6 +11,7 @@ export {
 } from './fake-server.ts';
 export { encodeGGUF, type GGUFTensor, type GGUFValue, type TinyGGUFOptions, tinyLlama, writeTinyGGUF } from './gguf.ts';
 export { type LoopbackListener, listenLoopback } from './loopback.ts';
+export { crc32, drawPicture, encodePNG, type PictureOptions, PNG_SIGNATURE } from './png.ts';
 export {
   type EncodeOptions,
   encodeReply,
