@@ -18,6 +18,8 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' |
 export type ModelEvent =
   | { type: 'text'; text: string }
   | { type: 'reasoning'; text: string }
+  /** Bytes the model produced (an image), whole. */
+  | { type: 'data'; data: Uint8Array; mimetype: string }
   | { type: 'toolCall'; id: string; name: string; args: unknown }
   | {
       type: 'finish';

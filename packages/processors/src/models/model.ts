@@ -21,6 +21,8 @@ export function eventToPart(
       return textPart(event.text, { role: 'model' });
     case 'reasoning':
       return textPart(event.text, { role: 'model', substream: 'reasoning' });
+    case 'data':
+      return part(event.data, { mimetype: event.mimetype, role: 'model' });
     case 'toolCall':
       return part(noData, {
         mimetype: TOOL_CALL_MIMETYPE,

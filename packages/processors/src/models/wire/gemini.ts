@@ -113,6 +113,9 @@ const finishReasons: Record<string, string> = {
   OTHER: 'error',
 };
 
+/** A whole text part that is one base64 `data:` URL of an image. */
+const DATA_URL = /^\s*data:(image\/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)$/;
+
 /** A decoder for streamGenerateContent events (the parsed SSE data). */
 export function geminiDecoder(): StreamDecoder {
   let usage: Usage | undefined;
@@ -128,8 +131,22 @@ export function geminiDecoder(): StreamDecoder {
       if (Array.isArray(parts)) {
         for (const part of parts) {
           const text = field(part, 'text');
-          if (typeof text === 'string' && text !== '') {
+          const dataURL = typeof text === 'string' ? DATA_URL.exec(text) : null;
+          if (dataURL) {
+            // Some gateways return an image as a data: URL in text instead of inlineData.
+            out.push({ type: 'data', mimetype: dataURL[1]!, data: new Uint8Array(Buffer.from(dataURL[2]!, 'base64')) });
+          } else if (typeof text === 'string' && text !== '') {
             out.push({ type: field(part, 'thought') === true ? 'reasoning' : 'text', text });
+          }
+          const inline = field(part, 'inlineData');
+          const inlineBytes = field(inline, 'data');
+          if (typeof inlineBytes === 'string') {
+            const mimetype = field(inline, 'mimeType');
+            out.push({
+              type: 'data',
+              mimetype: typeof mimetype === 'string' ? mimetype : 'application/octet-stream',
+              data: new Uint8Array(Buffer.from(inlineBytes, 'base64')),
+            });
           }
           const call = field(part, 'functionCall');
           if (call !== undefined) {
