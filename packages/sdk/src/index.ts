@@ -11,6 +11,7 @@ export {
   AuthenticationError,
   BadRequestError,
   ConflictError,
+  ContentPolicyError,
   DownloadError,
   type DownloadRequest,
   type DownloadResult,
@@ -63,6 +64,15 @@ export {
   type SDKErrorCode,
   SessionBusyError,
 } from './errors.ts';
+export {
+  createImageModel,
+  type FakeImageModelOptions,
+  type GeminiImageModelOptions,
+  type ImageGenerateOptions,
+  type ImageModel,
+  type ImageResult,
+  type OpenAIImageModelOptions,
+} from './images.ts';
 export {
   createLLM,
   type FakeLLMOptions,
