@@ -86,6 +86,16 @@ export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
 export { type SentencesOptions, sentences } from './text/sentences.ts';
 export {
+  chunkDocument,
+  DocumentError,
+  documentText,
+  isDocumentPart,
+  type SummarizeOptions,
+  type SummaryLength,
+  type SummaryStyle,
+  summarize,
+} from './text/summarize.ts';
+export {
   type AlignmentChunk,
   AlignmentChunkSchema,
   type AlignOptions,
