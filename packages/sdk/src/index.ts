@@ -79,6 +79,7 @@ export {
   type GenerateOptions,
   type GenerateResult,
   type LLM,
+  type LLMSummarizeOptions,
   type LlamaCppLLMOptions,
   type ModelOptions,
   type RemoteLLMOptions,

@@ -13,10 +13,21 @@ import {
   PartStream,
   type Processor,
   part,
+  processor,
   textPart,
   toJSON,
 } from '@sluice/core';
-import { anthropic, fakeModel, gemini, type LlamaCppOptions, llamaCpp, ollama, openai } from '@sluice/processors';
+import {
+  anthropic,
+  fakeModel,
+  gemini,
+  type LlamaCppOptions,
+  llamaCpp,
+  ollama,
+  openai,
+  type SummarizeOptions,
+  summarize,
+} from '@sluice/processors';
 import { z } from 'zod';
 import { ClosedError, ConfigError, SessionBusyError } from './errors.ts';
 import { type Environment, PROVIDERS, type Provider, type RemoteProvider, resolveProvider } from './providers.ts';
@@ -63,6 +74,9 @@ export interface LlamaCppLLMOptions extends LlamaCppOptions {
   system?: string;
 }
 
+/** Options of `llm.summarize`: the summarize processor's, without the model, and a signal. */
+export type LLMSummarizeOptions = Omit<SummarizeOptions, 'model'> & { signal?: AbortSignal };
+
 /** Options of one `generate` / `stream` call. */
 export interface GenerateOptions {
   /** Aborting stops the call: the request is cancelled and the call rejects with `signal.reason`. */
@@ -101,6 +115,11 @@ export interface LLM extends AsyncDisposable {
   stream(prompt: ContentLike, options?: GenerateOptions): PartStream;
   /** A conversation that remembers its turns. */
   session(options?: SessionOptions): Session;
+  /**
+   * Summarizes the document parts of `input` (text, Markdown, PDF) with this model (see the
+   * processors' `summarize`): the text is the summary, usage that of the final call.
+   */
+  summarize(input: ContentLike, options?: LLMSummarizeOptions): Promise<GenerateResult>;
   /** Stops every call still running (they reject with `ClosedError`) and refuses new ones. Idempotent. */
   close(): Promise<void>;
 }
@@ -252,6 +271,18 @@ class ModelLLM implements LLM {
   session(options: SessionOptions = {}): Session {
     this.#throwIfClosed();
     return new Session(this, options);
+  }
+
+  async summarize(input: ContentLike, options: LLMSummarizeOptions = {}): Promise<GenerateResult> {
+    const { signal, ...rest } = options;
+    const stream = (parts: Part[], callSignal: AbortSignal) => this.stream(parts, { signal: callSignal });
+    const model = processor(
+      async function* llmCall(callInput, ctx) {
+        yield* stream(await callInput.gather(), ctx.signal);
+      },
+      { name: `${this.provider}:${this.model}` },
+    );
+    return resultOf(await summarize({ ...rest, model })(input, { signal }).gather());
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,12 @@ describe('createImageModel', () => {
 
   it("'openai': four in parallel with Promise.all, each its own request", async () => {
     await using server = await startFakeModelServer({ provider: 'openai', delayMs: 5 });
-    await using images = createImageModel('openai', { model: 'gpt-image-1', baseURL: server.baseURL, apiKey: 'k', partialImages: 1 });
+    await using images = createImageModel('openai', {
+      model: 'gpt-image-1',
+      baseURL: server.baseURL,
+      apiKey: 'k',
+      partialImages: 1,
+    });
     const prompts = ['a', 'b', 'c', 'd'].map((x) => `picture ${x}`);
     const results = await Promise.all(prompts.map((p) => images.generate(p)));
     expect(results.map((r) => r.images.length)).toEqual([1, 1, 1, 1]);
@@ -31,7 +36,11 @@ describe('createImageModel', () => {
 
   it("'gemini': the image of an image-capable model", async () => {
     await using server = await startFakeModelServer({ provider: 'gemini' });
-    await using images = createImageModel('gemini', { model: 'gemini-2.5-flash-image', baseURL: server.baseURL, apiKey: 'k' });
+    await using images = createImageModel('gemini', {
+      model: 'gemini-2.5-flash-image',
+      baseURL: server.baseURL,
+      apiKey: 'k',
+    });
     const result = await images.generate('a comet');
     expect(result.images).toHaveLength(1);
     expect(result.parts.some((p) => p.text === 'Here is your picture.')).toBe(true);
