@@ -8,7 +8,7 @@
 const shared = { testTimeout: 20_000, hookTimeout: 20_000 };
 
 /** Tests that bound wall-clock behaviour (event-loop lateness, memory): run alone, after the rest. */
-const timingSensitive = ['test/align.memory.test.ts'];
+const timingSensitive = ['test/align.memory.test.ts', 'test/llama-cpp.event-loop.test.ts'];
 
 export const projects = [
   { test: { ...shared, name: 'streams', root: 'packages/streams', include: ['test/**/*.test.ts'] } },

@@ -65,6 +65,7 @@ export {
   AuthenticationError,
   BadRequestError,
   ConflictError,
+  ContentPolicyError,
   InternalServerError,
   NotFoundError,
   PermissionError,
@@ -95,6 +96,10 @@ export { configOf, PROCESSOR_CONFIG } from './models/config.ts';
 export type { FinishReason, Usage } from './models/events.ts';
 export { type FakeModelOptions, fakeModel } from './models/fake.ts';
 export { type GeminiOptions, gemini } from './models/gemini.ts';
+export { type OpenAIImagesOptions, openaiImages } from './models/images/openai-images.ts';
+export { imageMimetypeOf } from './models/images/signature.ts';
+export { type LlamaCppOptions, type LlamaCppProcessor, llamaCpp } from './models/llama-cpp.ts';
+export { LocalModelError, MissingPackageError } from './models/llama-cpp-runtime.ts';
 export { isReplayPart, type ToolSpec, UnsupportedPartError } from './models/messages.ts';
 export { SERVER_TOOL_SUBSTREAM } from './models/model.ts';
 export { OLLAMA_DEFAULT_PORT, type OllamaOptions, ollama, ollamaHostURL } from './models/ollama.ts';
@@ -102,6 +107,16 @@ export { type OpenAIOptions, openai } from './models/openai.ts';
 export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
 export { type SentencesOptions, sentences } from './text/sentences.ts';
+export {
+  chunkDocument,
+  DocumentError,
+  documentText,
+  isDocumentPart,
+  type SummarizeOptions,
+  type SummaryLength,
+  type SummaryStyle,
+  summarize,
+} from './text/summarize.ts';
 export {
   DeltaConflictError,
   DtypeError,

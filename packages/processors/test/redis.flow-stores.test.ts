@@ -23,13 +23,15 @@ describe('Redis stores for rateLimit and cache', () => {
       .flatMap((u) => u.lines.filter((l) => l.startsWith('start ')).map((l) => Number(l.slice(6))))
       .sort((a, b) => a - b);
     expect(starts).toHaveLength(12);
-    // Any LIMIT + 1 consecutive starts span at least a window (a few ms allowed for the time
-    // between Redis granting a start and the process reading its clock).
+    // Any LIMIT + 1 consecutive starts span at least a window. The processes read their own clocks
+    // after Redis granted the start, so a start can be stamped late by however long its process
+    // waited for the CPU (on 2 loaded cores, up to ~100 ms); a broken limiter starts all 12 at once.
+    const lateness = 150;
     for (let i = 0; i + LIMIT < starts.length; i++) {
-      expect(starts[i + LIMIT]! - starts[i]!).toBeGreaterThanOrEqual(WINDOW_MS - 25);
+      expect(starts[i + LIMIT]! - starts[i]!).toBeGreaterThanOrEqual(WINDOW_MS - lateness);
     }
     // 12 starts at 3 per window need at least 3 full windows.
-    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(3 * WINDOW_MS - 25);
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(3 * WINDOW_MS - lateness);
   });
 
   it('cache with redisCacheStore: a result stored by one store is a hit through another, with the TTL', async () => {

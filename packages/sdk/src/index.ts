@@ -11,6 +11,7 @@ export {
   AuthenticationError,
   BadRequestError,
   ConflictError,
+  ContentPolicyError,
   DownloadError,
   type DownloadRequest,
   type DownloadResult,
@@ -64,6 +65,15 @@ export {
   SessionBusyError,
 } from './errors.ts';
 export {
+  createImageModel,
+  type FakeImageModelOptions,
+  type GeminiImageModelOptions,
+  type ImageGenerateOptions,
+  type ImageModel,
+  type ImageResult,
+  type OpenAIImageModelOptions,
+} from './images.ts';
+export {
   type ChatMessage,
   chatMessagesToParts,
   createLLM,
@@ -72,6 +82,8 @@ export {
   type GenerateOptions,
   type GenerateResult,
   type LLM,
+  type LLMSummarizeOptions,
+  type LlamaCppLLMOptions,
   type ModelOptions,
   type Prompt,
   type RemoteLLMOptions,
@@ -91,7 +103,14 @@ export {
   type ProgressState,
   progressBar,
 } from './progress.ts';
-export { type Environment, PROVIDER_DEFAULTS, PROVIDERS, type Provider, type ProviderDefaults } from './providers.ts';
+export {
+  type Environment,
+  PROVIDER_DEFAULTS,
+  PROVIDERS,
+  type Provider,
+  type ProviderDefaults,
+  type RemoteProvider,
+} from './providers.ts';
 export {
   activeTracing,
   type Call,

@@ -13,6 +13,7 @@ import {
   PartStream,
   type Processor,
   part,
+  processor,
   textPart,
   toJSON,
 } from '@sluice/core';
@@ -21,6 +22,8 @@ import {
   fakeModel,
   gemini,
   isReplayPart,
+  type LlamaCppOptions,
+  llamaCpp,
   type Usage as ModelUsage,
   ollama,
   openai,
@@ -29,12 +32,14 @@ import {
   type RetryOptions,
   rateLimit,
   retry,
+  type SummarizeOptions,
+  summarize,
   type TimeoutOptions,
   timeout,
 } from '@sluice/processors';
 import { z } from 'zod';
 import { ClosedError, ConfigError, SessionBusyError } from './errors.ts';
-import { type Environment, PROVIDERS, type Provider, resolveProvider } from './providers.ts';
+import { type Environment, PROVIDERS, type Provider, type RemoteProvider, resolveProvider } from './providers.ts';
 
 /** The options the model processors take (`openai`, `anthropic`, `ollama`, `gemini`). */
 export type ModelOptions = Parameters<typeof openai>[0];
@@ -87,6 +92,14 @@ export interface FakeLLMOptions {
   model?: string;
   system?: string;
 }
+
+/** Options of `createLLM('llama-cpp')`: llamaCpp's, and a system prompt. */
+export interface LlamaCppLLMOptions extends LlamaCppOptions {
+  system?: string;
+}
+
+/** Options of `llm.summarize`: the summarize processor's, without the model, and a signal. */
+export type LLMSummarizeOptions = Omit<SummarizeOptions, 'model'> & { signal?: AbortSignal };
 
 /**
  * Options of one `generate` / `stream` call. The sampling fields override the LLM's own for this
@@ -157,6 +170,11 @@ export interface LLM extends AsyncDisposable {
   stream(prompt: Prompt, options?: GenerateOptions): PartStream;
   /** A conversation that remembers its turns. */
   session(options?: SessionOptions): Session;
+  /**
+   * Summarizes the document parts of `input` (text, Markdown, PDF) with this model (see the
+   * processors' `summarize`): the text is the summary, usage that of the final call.
+   */
+  summarize(input: ContentLike, options?: LLMSummarizeOptions): Promise<GenerateResult>;
   /** Stops every call still running (they reject with `ClosedError`) and refuses new ones. Idempotent. */
   close(): Promise<void>;
 }
@@ -178,9 +196,13 @@ export interface SessionOptions {
  * without a key; a baseURL elsewhere (local server, proxy) needs none.
  */
 export function createLLM(provider: 'fake', options?: FakeLLMOptions): LLM;
-export function createLLM(provider: Exclude<Provider, 'fake'>, options: RemoteLLMOptions): LLM;
-export function createLLM(provider: Provider, options?: RemoteLLMOptions | FakeLLMOptions): LLM;
-export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLLMOptions = {}): LLM {
+export function createLLM(provider: 'llama-cpp', options: LlamaCppLLMOptions): LLM;
+export function createLLM(provider: RemoteProvider, options: RemoteLLMOptions): LLM;
+export function createLLM(provider: Provider, options?: RemoteLLMOptions | FakeLLMOptions | LlamaCppLLMOptions): LLM;
+export function createLLM(
+  provider: Provider,
+  options: RemoteLLMOptions | FakeLLMOptions | LlamaCppLLMOptions = {} as FakeLLMOptions,
+): LLM {
   if (!PROVIDERS.includes(provider)) {
     throw new ConfigError(
       `createLLM: unknown provider ${JSON.stringify(provider)}`,
@@ -197,6 +219,18 @@ export function createLLM(provider: Provider, options: RemoteLLMOptions | FakeLL
       name: `fake:${model}`,
     });
     return new ModelLLM(provider, model, () => p, fake.system);
+  }
+  if (provider === 'llama-cpp') {
+    // In process: the model file is loaded on the first call and freed by close().
+    const { system, ...local } = options as LlamaCppLLMOptions;
+    if (typeof local.modelPath !== 'string' || local.modelPath === '') {
+      throw new ConfigError(
+        "createLLM('llama-cpp'): the modelPath option is required",
+        "e.g. { modelPath: './models/qwen2.5-0.5b-instruct-q4_k_m.gguf' }",
+      );
+    }
+    const p = llamaCpp(local);
+    return new ModelLLM(provider, p.name.replace(/^llama-cpp:/, ''), () => p, system);
   }
   const {
     env,
@@ -387,9 +421,23 @@ class ModelLLM implements LLM {
     return new Session(this, options);
   }
 
+  async summarize(input: ContentLike, options: LLMSummarizeOptions = {}): Promise<GenerateResult> {
+    const { signal, ...rest } = options;
+    const stream = (parts: Part[], callSignal: AbortSignal) => this.stream(parts, { signal: callSignal });
+    const model = processor(
+      async function* llmCall(callInput, ctx) {
+        yield* stream(await callInput.gather(), ctx.signal);
+      },
+      { name: `${this.provider}:${this.model}` },
+    );
+    return resultOf(await summarize({ ...rest, model })(input, { signal }).gather());
+  }
+
   async close(): Promise<void> {
     if (!this.#closer.signal.aborted)
       this.#closer.abort(new ClosedError(`the LLM ${this.provider}:${this.model}`, 'createLLM()'));
+    // A processor that owns resources (llamaCpp's loaded model) frees them too.
+    await (this.processor as Processor & { close?: () => Promise<void> }).close?.();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -17,8 +17,11 @@ export const PROVIDERS = [
   'vllm',
   'openai-compatible',
   'fake',
+  'llama-cpp',
 ] as const;
 export type Provider = (typeof PROVIDERS)[number];
+/** The providers reached over HTTP (every provider but the in-process ones). */
+export type RemoteProvider = Exclude<Provider, 'fake' | 'llama-cpp'>;
 
 /** How one provider is reached. */
 export interface ProviderDefaults {
@@ -35,7 +38,7 @@ export interface ProviderDefaults {
 }
 
 /** The defaults of each remote provider. */
-export const PROVIDER_DEFAULTS: Readonly<Record<Exclude<Provider, 'fake'>, ProviderDefaults>> = {
+export const PROVIDER_DEFAULTS: Readonly<Record<RemoteProvider, ProviderDefaults>> = {
   openai: {
     wire: 'openai',
     baseURL: 'https://api.openai.com/v1',
@@ -107,7 +110,7 @@ function originOf(url: string): string | undefined {
  * a key, and `ConfigError` when 'openai-compatible' has no baseURL.
  */
 export function resolveProvider(
-  provider: Exclude<Provider, 'fake'>,
+  provider: RemoteProvider,
   options: { baseURL?: string; apiKey?: string; apiKeyEnv?: string },
   env: Environment,
 ): ResolvedProvider {

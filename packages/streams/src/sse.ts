@@ -18,7 +18,12 @@ export interface SSEEvent {
  * discarded at the end of the stream, as the spec says.
  */
 export class SSEParser {
-  #buffer = '';
+  /**
+   * Text after the last line end, as the chunks that brought it: it never holds a line end, so a
+   * long line (a 2 MB base64 image in one `data:` line) is joined once, when its end arrives,
+   * instead of being copied and searched again on every chunk.
+   */
+  #tail: string[] = [];
   #pendingCR = false;
   #sawFirst = false;
   #data = '';
@@ -38,7 +43,16 @@ export class SSEParser {
       this.#pendingCR = false;
       if (text.charCodeAt(0) === 10) text = text.slice(1);
     }
-    const buffer = this.#buffer.length > 0 ? this.#buffer + text : text;
+    if (this.#tail.length > 0) {
+      if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+        this.#tail.push(text);
+        return;
+      }
+      this.#tail.push(text);
+      text = this.#tail.join('');
+      this.#tail = [];
+    }
+    const buffer = text;
     const length = buffer.length;
     let start = 0;
     let lf = buffer.indexOf('\n');
@@ -75,7 +89,7 @@ export class SSEParser {
         start = lf + 1;
         lf = buffer.indexOf('\n', start);
       }
-      this.#buffer = start >= length ? '' : buffer.slice(start);
+      if (start < length) this.#tail.push(buffer.slice(start));
       return;
     }
     while (start < length) {
@@ -99,7 +113,7 @@ export class SSEParser {
       this.#line(buffer, start, end, emit);
       start = next;
     }
-    this.#buffer = start >= length ? '' : buffer.slice(start);
+    if (start < length) this.#tail.push(buffer.slice(start));
   }
 
   #line(buffer: string, start: number, end: number, emit: (event: SSEEvent) => void): void {

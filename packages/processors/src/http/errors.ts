@@ -40,7 +40,8 @@ export type APIErrorCode =
   | 'E_SERVER'
   | 'E_CONNECTION'
   | 'E_TIMEOUT'
-  | 'E_BAD_RESPONSE';
+  | 'E_BAD_RESPONSE'
+  | 'E_CONTENT_POLICY';
 
 /**
  * Base class of every error of an HTTP call (models, the registry, downloads' status errors).
@@ -162,6 +163,17 @@ export class UnexpectedResponseError extends APIError {
   override name = 'UnexpectedResponseError';
   constructor(message: string, init: APIErrorInit = {}) {
     super(message, init, 'E_BAD_RESPONSE');
+  }
+}
+
+/**
+ * The provider refused the prompt or its output under its content policy (OpenAI images'
+ * `moderation_blocked`, `content_policy_violation`). Not retried: the same prompt is refused again.
+ */
+export class ContentPolicyError extends APIError {
+  override name = 'ContentPolicyError';
+  constructor(message: string, init: APIErrorInit = {}) {
+    super(message, init, 'E_CONTENT_POLICY');
   }
 }
 

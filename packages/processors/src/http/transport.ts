@@ -50,7 +50,8 @@ export interface HTTPRequest {
   /** Default 'POST'. */
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   headers?: Record<string, string>;
-  body?: string;
+  /** A string, or bytes (a multipart body). */
+  body?: string | Uint8Array;
   /** Provider name used in messages and hints ('openai', 'registry', 'download', ...). */
   provider: string;
   /** What the request was, named in messages after the provider, e.g. 'GET /vectors'. */

@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { splitIntoTokens } from '../models/tokens.ts';
+import { type FakeImagesOptions, isImageRoute, serveGeminiImage, serveOpenAIImages } from './fake-images.ts';
 import { listenLoopback } from './loopback.ts';
 import {
   type EncodeOptions,
@@ -99,6 +100,8 @@ export interface FakeModelServerOptions {
   keepAliveComments?: boolean;
   /** A trailing assistant message is a prefill: the reply continues after it when it is a prefix of the reply. Default true. */
   continuePrefill?: boolean;
+  /** Image endpoints: OpenAI /v1/images/generations and /edits, Gemini image output (see fake-images.ts). */
+  images?: FakeImagesOptions;
   /** Listen address; default 127.0.0.1 and a free port. */
   host?: string;
   port?: number;
@@ -315,11 +318,14 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     res.on('error', () => {});
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString('utf8');
     let body: unknown;
     let malformed = false;
+    // A multipart body (OpenAI /images/edits) is not JSON: the image route reads it itself.
+    const multipart = (req.headers['content-type'] ?? '').startsWith('multipart/form-data');
     try {
-      body = raw ? JSON.parse(raw) : undefined;
+      body = raw && !multipart ? JSON.parse(raw) : undefined;
     } catch {
       body = undefined;
       malformed = true;
@@ -353,7 +359,8 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     if (options.headersDelayMs) await wait(options.headersDelayMs);
     if (res.destroyed) return;
 
-    if (req.method !== 'POST' || !expectedPath(provider, url)) {
+    const image = isImageRoute(provider, url.pathname, body);
+    if (req.method !== 'POST' || !(image || expectedPath(provider, url))) {
       sendError(res, requestId, 404, `fake ${provider} server: no route for ${req.method} ${url.pathname}`);
       return;
     }
@@ -370,7 +377,9 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     }
     const invalid = malformed
       ? 'We could not parse the JSON body of your request. Send valid JSON.'
-      : invalidRequest(provider, req, body);
+      : image
+        ? undefined
+        : invalidRequest(provider, req, body);
     if (invalid !== undefined) {
       sendError(res, requestId, 400, invalid, {
         status: 400,
@@ -390,6 +399,20 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       return;
     }
 
+    if (image) {
+      const imageRequest = {
+        path: url.pathname,
+        headers: req.headers,
+        raw: bytes,
+        body,
+        res,
+        delayMs: options.delayMs ?? 0,
+        options: options.images ?? {},
+      };
+      if (provider === 'gemini') await serveGeminiImage(imageRequest, recorded.messages.at(-1)?.text ?? '');
+      else await serveOpenAIImages(imageRequest);
+      return;
+    }
     const replyOption = options.reply ?? 'Hello from the fake model.';
     let reply = toReply(typeof replyOption === 'function' ? replyOption(recorded) : replyOption);
     const last = recorded.messages.at(-1);

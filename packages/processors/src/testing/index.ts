@@ -1,3 +1,4 @@
+export { type FakeImagesOptions, isImageRoute } from './fake-images.ts';
 export {
   type FakeFailure,
   type FakeMessage,
@@ -8,7 +9,9 @@ export {
   type RecordedRequest,
   startFakeModelServer,
 } from './fake-server.ts';
+export { encodeGGUF, type GGUFTensor, type GGUFValue, type TinyGGUFOptions, tinyLlama, writeTinyGGUF } from './gguf.ts';
 export { type LoopbackListener, listenLoopback } from './loopback.ts';
+export { crc32, drawPicture, encodePNG, type PictureOptions, PNG_SIGNATURE } from './png.ts';
 export { type RedisServer, RedisServerError, type RedisServerOptions, startRedisServer } from './redis-server.ts';
 export {
   type EncodeOptions,

@@ -127,6 +127,9 @@ const finishReasons: Record<string, string> = {
   OTHER: 'error',
 };
 
+/** A whole text part that is one base64 `data:` URL of an image (some gateways send images so). */
+const DATA_URL = /^\s*data:(image\/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)$/;
+
 /** The usage of a response: tool-use prompt tokens count as input, thoughts as output (so the totals add up). */
 export function geminiUsage(meta: unknown): Usage {
   const prompt = count(field(meta, 'promptTokenCount')) ?? 0;
@@ -318,7 +321,11 @@ export function geminiDecoder(): StreamDecoder {
           const inline = field(part, 'inlineData');
           const code = field(part, 'executableCode');
           const codeResult = field(part, 'codeExecutionResult');
-          if (typeof text === 'string') {
+          const dataURL = typeof text === 'string' ? DATA_URL.exec(text) : null;
+          if (dataURL) {
+            const meta = Object.keys(metadata).length > 0 ? { metadata } : {};
+            out.push({ type: 'data', mimetype: dataURL[1]!, data: decodeBase64(dataURL[2]!), ...meta });
+          } else if (typeof text === 'string') {
             const thought = field(part, 'thought') === true;
             if (!thought && !logprobsGiven) {
               metadata.logprobs = logprobs;
