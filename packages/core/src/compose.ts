@@ -1,4 +1,4 @@
-import { concat, merge, split } from '@sluice/streams';
+import { concat, markPrompt, merge, split } from '@sluice/streams';
 import { type Context, linkAbort, runOf, stoppedReason } from './context.ts';
 import type { PartMember, PartResult } from './engine.ts';
 import { EXCEPTION_MIMETYPE, exceptionPart, type Part, type PartLike } from './part.ts';
@@ -122,7 +122,8 @@ function gated(semaphore: Semaphore, start: () => AsyncIterable<Part>): AsyncIte
           semaphore.release();
         }
       };
-      return {
+      // It reads a run of ours, which ends a pending read as soon as it is returned.
+      return markPrompt({
         async next(): Promise<IteratorResult<Part>> {
           if (waiting) {
             await waiting;
@@ -152,7 +153,7 @@ function gated(semaphore: Semaphore, start: () => AsyncIterable<Part>): AsyncIte
           }
           return { done: true, value: undefined };
         },
-      };
+      });
     },
   };
 }
@@ -232,7 +233,8 @@ function abortOnReturn<T>(iterable: AsyncIterable<T>, controller: AbortControlle
   return {
     [Symbol.asyncIterator]: () => {
       const iterator = iterable[Symbol.asyncIterator]();
-      return {
+      // fn is stage code, told to stop by its signal (aborted first): merge waits for its `finally`.
+      return markPrompt({
         next: () => iterator.next(),
         return: (value?: unknown) => {
           controller.abort(stoppedReason());
@@ -240,7 +242,7 @@ function abortOnReturn<T>(iterable: AsyncIterable<T>, controller: AbortControlle
             ? iterator.return(value)
             : Promise.resolve({ done: true, value: undefined } as IteratorResult<T>);
         },
-      };
+      });
     },
   };
 }

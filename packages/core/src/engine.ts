@@ -1,4 +1,4 @@
-import { Fifo } from '@sluice/streams';
+import { ABANDONED, Fifo, type StopOutcome, stopSource } from '@sluice/streams';
 import { type Context, type Run, type Stopper, stoppedReason, subscribeAbort } from './context.ts';
 import { toPart } from './normalize.ts';
 import { isOwnPart, isPart, isReservedSubstream, type Part, type PartLike } from './part.ts';
@@ -60,6 +60,19 @@ interface Waiter {
 
 type Entry = Part | OutputNode | Entry[] | undefined;
 
+/** An iterator returned by a member's `fn`, being read into a node. */
+interface Reading {
+  readonly iterator: AsyncIterator<unknown>;
+  /** A `next()` is in flight. */
+  pending: boolean;
+  /** The run's stop returned the iterator (see `stopSource`). */
+  stopping: Promise<StopOutcome> | undefined;
+  /** The loop reading it: settles once the iterator finished or was returned. */
+  loop: Promise<void>;
+}
+
+const NOT_STOPPED: Promise<StopOutcome> = Promise.resolve(undefined);
+
 /**
  * Runs a fused chain of part processors over `input`. Parts flow through every member by plain
  * function calls (no generator hop per member); a member whose `fn` returns a promise or an async
@@ -86,15 +99,16 @@ export async function* runFused(
   const slots: Slot[] = members.map((m) => ({ active: 0, limit: m.concurrency, waiters: new Fifo<Waiter>() }));
   const lookahead = Math.max(64, 2 * Math.max(1, ...members.map((m) => Math.min(m.concurrency, 4096))));
   const root = new OutputNode();
-  const iterating = new Set<Promise<void>>();
   /** Iterators of async-iterable results being read (returned when the run stops). */
-  const running = new Set<AsyncIterator<unknown>>();
+  const running = new Set<Reading>();
   let failure: { error: unknown } | undefined;
   let stopped = false;
   let wake: (() => void) | undefined;
   let room: (() => void) | undefined;
   let iterator: AsyncIterator<unknown> | undefined;
   let inputDone = false;
+  /** A `next()` of the input is in flight. */
+  let inputPending = false;
   /** The node the consumer is reading: the only one whose producer waits for it (no deadlock). */
   let current: OutputNode = root;
   const paused = new Set<OutputNode>();
@@ -243,8 +257,9 @@ export async function* runFused(
       );
       return;
     }
-    // Stopping returns these iterators (at once, even while a read is pending: a plain iterator
-    // such as streamContent then ends that read) and waits for the loops, so fn's `finally` has run.
+    // Stopping returns these iterators at once, even while a read is pending (a plain iterator
+    // such as streamContent then ends that read), and waits for their loops unless that could hang
+    // (see `stopSource`): the `finally` of fn's iterator has then run.
     const lazy = members[k]!.lazy === true;
     let iterator: AsyncIterator<unknown>;
     try {
@@ -265,18 +280,22 @@ export async function* runFused(
       if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK) return pause(node, 'room');
       return undefined;
     };
-    running.add(iterator);
-    const loop = (async () => {
+    const reading: Reading = { iterator, pending: false, stopping: undefined, loop: undefined as never };
+    running.add(reading);
+    reading.loop = (async () => {
       let done = false;
       try {
         for (;;) {
           let step: IteratorResult<unknown>;
+          reading.pending = true;
           try {
             step = await iterator.next();
           } catch (error) {
             // The iterator threw: it has finished, nothing to return.
             done = true;
             throw error;
+          } finally {
+            reading.pending = false;
           }
           if (step.done) {
             done = true;
@@ -287,19 +306,17 @@ export async function* runFused(
           if (waiting) await waiting;
         }
       } finally {
-        running.delete(iterator);
-        if (!done) await iterator.return?.();
+        running.delete(reading);
+        // The run's stop has returned it already (its outcome is the stop's business).
+        if (!done && !reading.stopping) await iterator.return?.();
       }
     })();
-    iterating.add(loop);
-    loop.then(
+    reading.loop.then(
       () => {
-        iterating.delete(loop);
         release(slot);
         finish(node);
       },
       (error: unknown) => {
-        iterating.delete(loop);
         release(slot);
         failNode(node, error);
       },
@@ -356,11 +373,14 @@ export async function* runFused(
           continue;
         }
         let result: IteratorResult<unknown>;
+        inputPending = true;
         try {
           result = await iterator.next();
         } catch (error) {
           inputDone = true;
           throw error;
+        } finally {
+          inputPending = false;
         }
         if (result.done) {
           inputDone = true;
@@ -469,24 +489,30 @@ export async function* runFused(
       node.room?.();
       node.demand?.();
     }
-    for (const it of running) {
-      // A read may be pending: ask the iterator to stop now; its loop returns it again when the read ends.
-      if (typeof it.return === 'function') void Promise.resolve(it.return()).catch(noop);
+    // Return every iterator of fn now. They are stage code, told to stop by ctx.signal (aborted
+    // above): their loops are waited for, so fn's `finally` has run.
+    const stopping: Promise<unknown>[] = [];
+    for (const reading of running) {
+      const outcome = stopSource(reading.iterator, reading.pending, true) ?? NOT_STOPPED;
+      reading.stopping = outcome;
+      stopping.push(outcome.then(() => reading.loop.catch(noop)));
     }
     for (const slot of slots) {
       for (let waiter = slot.waiters.shift(); waiter; waiter = slot.waiters.shift()) waiter.node.done = true;
     }
     let stopError: { error: unknown } | undefined;
+    let inputLeft = false;
     if (!inputDone && iterator) {
       upstream?.abort(stoppedReason());
-      try {
-        await iterator.return?.();
-      } catch (error) {
-        stopError = { error };
-      }
+      // The stage upstream (stage code, just told to stop) is waited for; the run's own input, which
+      // knows nothing of the stop, is not while it is blocked in a read (see `stopSource`).
+      const outcome = await stopSource(iterator, inputPending, upstream !== undefined);
+      if (outcome === ABANDONED) inputLeft = true;
+      else if (outcome) stopError = outcome;
     }
-    await pumping;
-    await Promise.allSettled([...iterating]);
+    // The pump waits in that read when the input was left behind; it ends, caught, when it settles.
+    if (!inputLeft) await pumping;
+    await Promise.all(stopping);
     if (stopError && !failure && !run.failure) throw stopError.error;
   }
 }

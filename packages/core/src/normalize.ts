@@ -1,3 +1,4 @@
+import { ABANDONED, markPrompt, type StopOutcome, stopSource, stopsPromptly } from '@sluice/streams';
 import type { Run, Stopper } from './context.ts';
 import type { ContentLike } from './part.ts';
 import { isPart, isReservedSubstream, PART_BRAND, type Part, type PartLike, part } from './part.ts';
@@ -33,16 +34,27 @@ export function contentIterable(input: ContentLike): AsyncIterable<unknown> {
   );
 }
 
-async function* fromSync(items: Iterable<unknown>): AsyncGenerator<unknown> {
+function fromSync(items: Iterable<unknown>): AsyncIterable<unknown> {
+  // Its reads never block: stopping may always wait for it.
+  return { [Symbol.asyncIterator]: () => markPrompt(syncItems(items)) };
+}
+
+async function* syncItems(items: Iterable<unknown>): AsyncGenerator<unknown> {
   yield* items;
 }
 
 export const EMPTY: AsyncIterable<unknown> = fromSync([]);
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+/** `inspect`: the value was a reserved-substream part, sent to the output; read the next one. */
+const SKIP = Symbol('skip');
+
 /**
  * The input a processor's `fn` iterates: each value checked and made a part, reserved-substream
  * parts sent straight to the run's output. Not a generator: one `.then` per item is cheaper than
  * a generator hop. Stopping it early aborts the stages upstream (their signal) before returning them.
+ * When the consuming stage is stopped, a read of it that is pending ends at once (done), even if
+ * the source is blocked in that read, and the source is returned (see `stopSource`).
  */
 export function checkedInput(
   source: AsyncIterable<unknown>,
@@ -55,13 +67,36 @@ export function checkedInput(
     [Symbol.asyncIterator](): AsyncIterator<Part> {
       const iterator = source[Symbol.asyncIterator]();
       let done = false;
+      /** A `next()` of the source is in flight. */
+      let pending = false;
+      let stopping: Promise<StopOutcome> | undefined;
+      // The stage upstream (stage code, told to stop by its signal) or a source of ours ends a
+      // pending read once stopped: reads go straight through (one `.then`). The run's own input
+      // may be blocked in a read that never ends: reads it serves are promises of this iterator,
+      // so that stopping can answer a pending one.
+      const trusted = upstream !== undefined;
+      const prompt = trusted || stopsPromptly(iterator);
+      let resolveRead: ((result: IteratorResult<Part>) => void) | undefined;
+      let rejectRead: ((error: unknown) => void) | undefined;
+
+      const stop = (): Promise<StopOutcome> => {
+        stopping ??= stopSource(iterator, pending, trusted) ?? Promise.resolve(undefined);
+        if (!prompt) {
+          done = true;
+          const resolve = resolveRead;
+          resolveRead = rejectRead = undefined;
+          resolve?.(DONE);
+        }
+        return stopping;
+      };
       // When the consuming stage is stopped, return the source at once: a source that can stop
       // promptly (streamContent, an HTTP body) then ends a read the stage is blocked in.
       const onAbort = () => {
-        if (!done) void Promise.resolve(iterator.return?.()).catch(() => {});
+        if (!done) void stop();
       };
       const removeAbort = stopper.onAbort(onAbort);
-      const check = (result: IteratorResult<unknown>): IteratorResult<Part> | Promise<IteratorResult<Part>> => {
+      /** The value as a part (SKIP: a reserved part, sent to the output); throws on a bad value. */
+      const inspect = (result: IteratorResult<unknown>): IteratorResult<Part> | typeof SKIP => {
         if (result.done) {
           done = true;
           removeAbort();
@@ -72,7 +107,7 @@ export function checkedInput(
         const p = toPart(value, where);
         if (isReservedSubstream(p.substream)) {
           run.emitSide(p);
-          return iterator.next().then(check, failed);
+          return SKIP;
         }
         return { done: false, value: p };
       };
@@ -81,18 +116,78 @@ export function checkedInput(
         removeAbort();
         throw error;
       };
-      return {
-        next: () => iterator.next().then(check, failed),
+      const check = (result: IteratorResult<unknown>): IteratorResult<Part> | Promise<IteratorResult<Part>> => {
+        const checked = inspect(result);
+        return checked === SKIP ? iterator.next().then(check, failed) : checked;
+      };
+
+      // Not prompt: one promise of this iterator per read, settled by the source or by the stop.
+      const executor = (resolve: (result: IteratorResult<Part>) => void, reject: (error: unknown) => void) => {
+        resolveRead = resolve;
+        rejectRead = reject;
+      };
+      const onResult = (result: IteratorResult<unknown>) => {
+        pending = false;
+        const resolve = resolveRead;
+        // The stop answered this read already.
+        if (!resolve) return;
+        let checked: IteratorResult<Part> | typeof SKIP;
+        try {
+          checked = inspect(result);
+        } catch (error) {
+          const reject = rejectRead!;
+          resolveRead = rejectRead = undefined;
+          reject(error);
+          return;
+        }
+        if (checked === SKIP) {
+          read();
+          return;
+        }
+        resolveRead = rejectRead = undefined;
+        resolve(checked);
+      };
+      const onError = (error: unknown) => {
+        pending = false;
+        done = true;
+        removeAbort();
+        const reject = rejectRead;
+        resolveRead = rejectRead = undefined;
+        reject?.(error);
+      };
+      const read = () => {
+        pending = true;
+        try {
+          iterator.next().then(onResult, onError);
+        } catch (error) {
+          onError(error);
+        }
+      };
+
+      return markPrompt({
+        next: prompt
+          ? () => iterator.next().then(check, failed)
+          : (): Promise<IteratorResult<Part>> => {
+              if (done) return Promise.resolve(DONE);
+              const promise = new Promise<IteratorResult<Part>>(executor);
+              read();
+              return promise;
+            },
         return: async (): Promise<IteratorResult<Part>> => {
           removeAbort();
-          if (!done) {
-            done = true;
-            upstream?.abort(new DOMException('The consumer stopped reading', 'AbortError'));
-            await iterator.return?.();
+          if (!stopping) {
+            if (!done) {
+              upstream?.abort(new DOMException('The consumer stopped reading', 'AbortError'));
+              const outcome = await stop();
+              if (outcome !== undefined && outcome !== ABANDONED) throw outcome.error;
+            }
+          } else {
+            await stopping;
           }
-          return { done: true, value: undefined };
+          done = true;
+          return DONE;
         },
-      };
+      });
     },
   };
 }

@@ -1,3 +1,4 @@
+import { ABANDONED, markPrompt, stopSource } from '@sluice/streams';
 import { type Context, Run, Stopper, stoppedReason, subscribeAbort } from './context.ts';
 import { matchAll, type PartMember, type PartResult, runFused } from './engine.ts';
 import { checkedInput, contentIterable, EMPTY, isPlainPart, toPart } from './normalize.ts';
@@ -69,7 +70,7 @@ export function makeProcessor(stages: readonly Stage[], name: string): Processor
           run.stop();
           return close(value);
         };
-        return iterator;
+        return markPrompt(iterator);
       },
     });
   Object.defineProperty(call, 'name', { value: name });
@@ -190,7 +191,8 @@ function runStages(
         return runFused(stage.members, source ?? EMPTY, run, ctx, controller, above, { signal });
       }
       upstream = {
-        [Symbol.asyncIterator]: () => runFused(stage.members, source ?? EMPTY, run, ctx, controller, above),
+        // Its pending next() ends as soon as its stage is stopped, which its reader does first.
+        [Symbol.asyncIterator]: () => markPrompt(runFused(stage.members, source ?? EMPTY, run, ctx, controller, above)),
       };
     } else {
       const stageInput =
@@ -201,7 +203,8 @@ function runStages(
     }
     upstreamController = controller;
   }
-  return streamOutput(run, upstream!, signal, (stages[stages.length - 1] as { name: string }).name);
+  const last = stages[stages.length - 1] as { name: string };
+  return streamOutput(run, upstream!, signal, last.name);
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -239,11 +242,9 @@ function streamOutput(
       if (!run.controller.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
       if (iterator && !mainDone) {
         mainDone = true;
-        try {
-          await iterator.return?.();
-        } catch (error) {
-          if (!run.failure) throw error;
-        }
+        // Stage code, told to stop by its signal (aborted above): waited for, even with a read pending.
+        const outcome = await stopSource(iterator, pending, true);
+        if (outcome !== undefined && outcome !== ABANDONED && !run.failure) throw outcome.error;
       }
     })();
     return tornDown;
@@ -341,7 +342,7 @@ function streamOutput(
     }
     return new Promise<IteratorResult<Part>>(wait);
   };
-  return {
+  return markPrompt({
     next,
     return: async (): Promise<IteratorResult<Part>> => {
       if (!finished) {
@@ -355,5 +356,5 @@ function streamOutput(
       }
       return DONE;
     },
-  };
+  });
 }

@@ -10,4 +10,5 @@ export { decodeNDJSON, encodeNDJSON, NDJSONError } from './ndjson.ts';
 export { AsyncQueue, dequeue, enqueue, QueueClosedError } from './queue.ts';
 export { type SplitOptions, split } from './split.ts';
 export { decodeSSE, encodeSSE, formatSSE, type SSEEvent, SSEParser } from './sse.ts';
+export { ABANDONED, markPrompt, type StopOutcome, stopSource, stopsPromptly } from './stop.ts';
 export { decodeText } from './text.ts';
