@@ -82,7 +82,7 @@ const NOT_STOPPED: Promise<StopOutcome> = Promise.resolve(undefined);
  * With `output`, this stage is the last of the run and also its output loop (reserved parts of
  * every stage, the caller's signal, the run's teardown), with no generator above it.
  */
-export async function* runFused(
+export function runFused(
   members: readonly PartMember[],
   input: AsyncIterable<unknown>,
   run: Run,
@@ -90,8 +90,7 @@ export async function* runFused(
   controller: Stopper,
   upstream: Stopper | undefined,
   output?: { readonly signal: AbortSignal | undefined },
-): AsyncGenerator<Part> {
-  if (output?.signal?.aborted) throw output.signal.reason;
+): AsyncIterator<Part> {
   const count = members.length;
   // Members that match every part skip the call (the common case on the hot path).
   const matchesAll = members.map((m) => m.match === matchAll);
@@ -103,7 +102,6 @@ export async function* runFused(
   const running = new Set<Reading>();
   let failure: { error: unknown } | undefined;
   let stopped = false;
-  let wake: (() => void) | undefined;
   let room: (() => void) | undefined;
   let iterator: AsyncIterator<unknown> | undefined;
   let inputDone = false;
@@ -113,13 +111,9 @@ export async function* runFused(
   let current: OutputNode = root;
   const paused = new Set<OutputNode>();
 
-  const notify = () => {
-    const resolve = wake;
-    if (resolve) {
-      wake = undefined;
-      resolve();
-    }
-  };
+  /** Something changed that the consumer may be waiting for (assigned below, with the walk). */
+  let notify: () => void = noop;
+  let notifyNow: () => void = noop;
   const fail = (error: unknown) => {
     if (!failure) failure = { error };
     run.fail(error);
@@ -272,13 +266,18 @@ export async function* runFused(
     /** Appends one output of the iterator; returns a promise when the producer must wait for the consumer. */
     const produce = (item: unknown): Promise<void> | undefined => {
       append(node, spawn(toPart(item, name), k + 1));
-      notify();
-      if (stopped) return undefined;
-      // Lazy: this output answers the consumer's last demand; pull the next one only when the
-      // consumer comes back for more (it calls `demand` when it waits at this node).
-      if (lazy) return pause(node, 'demand');
-      if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK) return pause(node, 'room');
-      return undefined;
+      let waiting: Promise<void> | undefined;
+      if (!stopped) {
+        // Lazy: this output answers the consumer's last demand; pull the next one only when the
+        // consumer comes back for more (it calls `demand` when it waits at this node).
+        if (lazy) waiting = pause(node, 'demand');
+        else if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK) {
+          waiting = pause(node, 'room');
+        }
+      }
+      // After the pause is set up: the consumer's walk may answer it at once.
+      notifyNow();
+      return waiting;
     };
     const reading: Reading = { iterator, pending: false, stopping: undefined, loop: undefined as never };
     running.add(reading);
@@ -389,7 +388,7 @@ export async function* runFused(
         if (stopped) break;
         const value = result.value;
         append(root, spawn(isOwnPart(value) ? value : toPart(value, 'processor input'), 0));
-        notify();
+        notifyNow();
       }
     } catch (error) {
       if (!stopped) fail(error);
@@ -400,24 +399,25 @@ export async function* runFused(
   };
 
   // An abort (caller, another stage's error, the end of the run) must end the walk even while
-  // nothing upstream moves; `finally` then returns the input. A consumer's stop ends it quietly.
+  // nothing upstream moves; the teardown then returns the input. A consumer's stop ends it quietly.
   const stopOnAbort = (reason: unknown) => {
     if (!failure && !(output && run.stopRequested)) failure = { error: reason };
     notify();
   };
-  const removeStopOnAbort = controller.onAbort(stopOnAbort);
-  const removeAbort = output ? subscribeAbort(output.signal, (reason) => run.fail(reason)) : undefined;
-  if (output) run.onSide = notify;
+  let removeStopOnAbort: () => void = noop;
+  let removeAbort: () => void = noop;
   const stack: OutputNode[] = [root];
-  const pumping = pump();
-  try {
-    while (true) {
+  let pumping: Promise<void> | undefined;
+
+  /**
+   * The consumer's walk: the next part it can have now, WAIT (nothing yet: a producer calls
+   * `notify` when something changes) or END. Throws the run's failure.
+   */
+  const step = (): Part | typeof WAIT | typeof END => {
+    for (;;) {
       if (output) {
-        if (run.side.length > 0) {
-          yield run.side.shift()!;
-          continue;
-        }
-        if (run.stopRequested && !run.failure) break;
+        if (run.side.length > 0) return run.side.shift()!;
+        if (run.stopRequested && !run.failure) return END;
       }
       if (failure) throw failure.error;
       const node = stack[stack.length - 1]!;
@@ -443,13 +443,18 @@ export async function* runFused(
         if (entry instanceof OutputNode) {
           stack.push(entry);
           current = entry;
-        } else {
-          yield entry;
+          continue;
         }
-        continue;
+        return entry;
       }
       if (node.done) {
-        if (stack.length === 1) break;
+        if (stack.length === 1) {
+          if (output) {
+            if (run.side.length > 0) return run.side.shift()!;
+            run.throwIfFailed();
+          }
+          return END;
+        }
         stack.pop();
         current = stack[stack.length - 1]!;
         continue;
@@ -461,26 +466,115 @@ export async function* runFused(
         demand();
         continue;
       }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
+      return WAIT;
     }
+  };
+
+  // Plain iterator, not a generator: a producer hands a part straight to the consumer's pending
+  // next() (no hop through a generator), and return() acts at once even while a next() is pending.
+  let started = false;
+  let closing: Promise<void> | undefined;
+  /** The consumer's pending next(), if any (two variables, no object per read). */
+  let resolveNext: ((r: IteratorResult<Part>) => void) | undefined;
+  let rejectNext: ((e: unknown) => void) | undefined;
+  const waitForNext = (resolve: (r: IteratorResult<Part>) => void, reject: (e: unknown) => void) => {
+    resolveNext = resolve;
+    rejectNext = reject;
+  };
+  /** A walk is running: a `notify` from inside it (a lazy call answering at once) only asks for another look. */
+  let walking = false;
+  let again = false;
+
+  /** Runs the walk; on END or an error, starts the teardown and settles through it. */
+  const walk = (): Part | typeof WAIT | Promise<IteratorResult<Part>> => {
+    walking = true;
+    try {
+      for (;;) {
+        again = false;
+        const r = step();
+        if (r === WAIT && again) continue;
+        if (r === END) return close(undefined).then(() => DONE);
+        return r;
+      }
+    } catch (error) {
+      let first = error;
+      if (output) {
+        first = run.failure ? run.failure.error : error;
+        run.fail(first);
+      }
+      return close(undefined).then(() => Promise.reject(first));
+    } finally {
+      walking = false;
+    }
+  };
+
+  /** Hands the consumer's pending next() what the walk finds now (nothing when it must wait). */
+  const deliver = () => {
+    const resolve = resolveNext;
+    const reject = rejectNext!;
+    if (!resolve || closing) return;
+    const r = walk();
+    if (r === WAIT) return;
+    if (resolveNext !== resolve) {
+      // The walk stopped the run (a lazy call failed) and its consumer returned this iterator,
+      // which answered that read already: what the walk found goes nowhere.
+      if (r instanceof Promise) r.catch(noop);
+      return;
+    }
+    resolveNext = rejectNext = undefined;
+    if (r instanceof Promise) r.then(resolve, reject);
+    else resolve({ done: false, value: r });
+  };
+  let scheduled = false;
+  const deliverScheduled = () => {
+    scheduled = false;
+    deliver();
+  };
+  // From anywhere (a slot being handed on, an abort being dispatched): the walk runs in a microtask
+  // of its own, never inside the producer's bookkeeping.
+  notify = () => {
+    if (walking) {
+      again = true;
+      return;
+    }
+    if (!resolveNext || closing || scheduled) return;
+    scheduled = true;
+    queueMicrotask(deliverScheduled);
+  };
+  /** From the top of a producer's continuation (the input pump, an iterator loop): the walk runs now. */
+  notifyNow = () => {
+    if (walking) {
+      again = true;
+      return;
+    }
+    deliver();
+  };
+
+  const start = () => {
+    started = true;
+    removeStopOnAbort = controller.onAbort(stopOnAbort);
     if (output) {
-      while (run.side.length > 0) yield run.side.shift()!;
-      run.throwIfFailed();
+      removeAbort = subscribeAbort(output.signal, (reason) => run.fail(reason));
+      run.onSide = notify;
     }
-  } catch (error) {
-    if (!output) throw error;
-    const first = run.failure ? run.failure.error : error;
-    run.fail(first);
-    throw first;
-  } finally {
+    pumping = pump();
+  };
+
+  /** The run's teardown (once): stops every call and the input, waits for what can be waited for. */
+  const close = (_: undefined): Promise<void> => {
+    closing ??= teardown();
+    return closing;
+  };
+
+  const teardown = async (): Promise<void> => {
+    // Begin after the current callbacks (a producer that notified, an abort being dispatched).
+    await undefined;
     stopped = true;
     removeStopOnAbort();
     if (output) {
       run.finished = true;
       run.onSide = undefined;
-      removeAbort!();
+      removeAbort();
       if (!run.controller.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
     }
     if (!controller.aborted) controller.abort(failure ? failure.error : stoppedReason());
@@ -514,8 +608,71 @@ export async function* runFused(
     if (!inputLeft) await pumping;
     await Promise.all(stopping);
     if (stopError && !failure && !run.failure) throw stopError.error;
-  }
+  };
+
+  const self: AsyncIterator<Part> = {
+    next(): Promise<IteratorResult<Part>> {
+      if (closing) return closing.then(toDone, toDone);
+      if (resolveNext) {
+        // A second read while one is pending (not from for-await): served after the first.
+        const resolve = resolveNext;
+        const reject = rejectNext!;
+        const previous = new Promise<void>((settled) => {
+          resolveNext = (r) => {
+            resolve(r);
+            settled();
+          };
+          rejectNext = (e) => {
+            reject(e);
+            settled();
+          };
+        });
+        return previous.then(() => self.next());
+      }
+      if (!started) {
+        if (output?.signal?.aborted) {
+          closing = Promise.resolve();
+          return Promise.reject(output.signal.reason);
+        }
+        start();
+      }
+      const r = walk();
+      if (r === WAIT) {
+        // The walk may have stopped the run (a lazy call failed and the consumer returned this iterator).
+        const stopping = closing as Promise<void> | undefined;
+        if (stopping) return stopping.then(toDone, toDone);
+        return new Promise<IteratorResult<Part>>(waitForNext);
+      }
+      if (r instanceof Promise) return r;
+      return Promise.resolve({ done: false, value: r });
+    },
+    async return(): Promise<IteratorResult<Part>> {
+      if (!started) {
+        closing ??= Promise.resolve();
+        return DONE;
+      }
+      const resolve = resolveNext;
+      resolveNext = rejectNext = undefined;
+      if (closing) {
+        // Already stopping (an error or the end): return once every stage has stopped.
+        await closing.catch(noop);
+        resolve?.(DONE);
+        return DONE;
+      }
+      await close(undefined).finally(() => resolve?.(DONE));
+      return DONE;
+    },
+  };
+  return self;
 }
+
+function toDone(): IteratorReturnResult<undefined> {
+  return DONE;
+}
+
+const WAIT = Symbol('wait');
+const END = Symbol('end');
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 function noop(): void {}
 
