@@ -1,6 +1,7 @@
 import { ABANDONED, markPrompt, stopSource } from '@sluice/streams';
 import { type Context, Run, Stopper, stoppedReason, subscribeAbort } from './context.ts';
 import { matchAll, type PartMember, type PartResult, runFused } from './engine.ts';
+import { Lazy } from './lazy.ts';
 import { checkedInput, contentIterable, EMPTY, isPlainPart, toPart } from './normalize.ts';
 import type { ContentLike, Part, PartLike } from './part.ts';
 import { PartStream } from './stream.ts';
@@ -58,8 +59,8 @@ export function stagesOf(p: Processor): readonly Stage[] {
 export function makeProcessor(stages: readonly Stage[], name: string): Processor {
   const members = stages.length === 1 && stages[0]!.kind === 'parts' ? stages[0]!.members : undefined;
   const call = (input?: ContentLike, options?: RunOptions): PartStream =>
-    new PartStream({
-      [Symbol.asyncIterator]: () => {
+    new PartStream(
+      new Lazy(() => {
         const parent = (options as Record<symbol, Run | undefined> | undefined)?.[PARENT_RUN];
         const run = new Run(parent);
         const iterator = runStages(stages, input, options?.signal, run);
@@ -71,8 +72,8 @@ export function makeProcessor(stages: readonly Stage[], name: string): Processor
           return close(value);
         };
         return markPrompt(iterator);
-      },
-    });
+      }),
+    );
   Object.defineProperty(call, 'name', { value: name });
   Object.defineProperty(call, STAGES, { value: stages });
   const pipe = (...next: Processor[]) => chainStages([call as unknown as Processor, ...next]);
@@ -190,16 +191,14 @@ function runStages(
       if (k === stages.length - 1) {
         return runFused(stage.members, source ?? EMPTY, run, ctx, controller, above, { signal });
       }
-      upstream = {
-        // Its pending next() ends as soon as its stage is stopped, which its reader does first.
-        [Symbol.asyncIterator]: () => markPrompt(runFused(stage.members, source ?? EMPTY, run, ctx, controller, above)),
-      };
+      // Its pending next() ends as soon as its stage is stopped, which its reader does first.
+      upstream = new Lazy(() => markPrompt(runFused(stage.members, source ?? EMPTY, run, ctx, controller, above)));
     } else {
       const stageInput =
         source === undefined && stage.acceptsNoInput
           ? undefined
           : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name, controller));
-      upstream = { [Symbol.asyncIterator]: () => stage.run(stageInput, ctx)[Symbol.asyncIterator]() };
+      upstream = new Lazy(() => stage.run(stageInput, ctx)[Symbol.asyncIterator]());
     }
     upstreamController = controller;
   }
