@@ -81,6 +81,10 @@ const NOT_STOPPED: Promise<StopOutcome> = Promise.resolve(undefined);
  *
  * With `output`, this stage is the last of the run and also its output loop (reserved parts of
  * every stage, the caller's signal, the run's teardown), with no generator above it.
+ *
+ * Returns a plain iterator: `return()` stops the stage at once, even while a `next()` is pending
+ * (that read ends, done, once the stage has stopped); the input is returned without waiting for it
+ * when it is the run's own input blocked in a read (see `stopSource`).
  */
 export function runFused(
   members: readonly PartMember[],

@@ -64,8 +64,8 @@ export function makeProcessor(stages: readonly Stage[], name: string): Processor
         const parent = (options as Record<symbol, Run | undefined> | undefined)?.[PARENT_RUN];
         const run = new Run(parent);
         const iterator = runStages(stages, input, options?.signal, run);
-        // A native generator's return() waits behind a pending next(); stop the run first so
-        // every stage's signal aborts and that pending read ends.
+        // Stop the run first: every stage's signal aborts at once, before the output stops the
+        // stages one by one, so stage code blocked on its signal ends a pending read.
         const close = iterator.return!.bind(iterator);
         iterator.return = (value?: unknown) => {
           run.stop();
