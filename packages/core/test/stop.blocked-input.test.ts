@@ -9,7 +9,7 @@ import {
   catchErrors,
   chain,
   type Part,
-  type PartStream,
+  PartStream,
   type Processor,
   parallel,
   parallelConcat,
@@ -18,6 +18,8 @@ import {
   readParts,
   source,
   sseResponse,
+  textPart,
+  toJSON,
 } from '../src/index.ts';
 import { blockedStream, endlessStream } from '../src/testing.ts';
 
@@ -168,6 +170,49 @@ describe('stopping a run whose input is blocked in a read', () => {
     const input = blockedStream(['first']);
     expect(await firstThenBreak(waits(input))).toEqual(['first']);
     expect(log).toEqual(['stage finally']);
+  });
+
+  it('sseResponse over a user’s generator blocked in a read: cancelling the body completes', async () => {
+    const parts = blockedStream([textPart('first')]);
+    for (const heartbeatMs of [0, 15_000]) {
+      const stream = heartbeatMs === 0 ? parts : blockedStream([textPart('first')]);
+      const reader = sseResponse(stream, { heartbeatMs }).body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toContain('first');
+      const read = reader.read();
+      await stream.reached;
+      expect(await settles(reader.cancel())).toBe(true);
+      expect((await read).done).toBe(true);
+      expect(stream.returned).toBe(true);
+    }
+  });
+
+  it('PartStream.toReadableStream(): cancel completes while its source is blocked in a read', async () => {
+    const source = blockedStream([textPart('first')]);
+    const reader = new PartStream(source).toReadableStream().getReader();
+    expect((await reader.read()).value?.text).toBe('first');
+    const read = reader.read();
+    await source.reached;
+    expect(await settles(reader.cancel())).toBe(true);
+    expect((await read).done).toBe(true);
+    expect(source.returned).toBe(true);
+  });
+
+  it('readParts: return() while a read waits on a silent server cancels the body at once', async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`data: ${JSON.stringify(toJSON(textPart('first')))}\n\n`));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const iterator = readParts(body)[Symbol.asyncIterator]();
+    expect((await iterator.next()).value?.text).toBe('first');
+    const read = iterator.next();
+    expect(await settles(iterator.return!())).toBe(true);
+    expect((await read).done).toBe(true);
+    expect(cancelled).toBe(true);
   });
 
   it('sseResponse: cancelling the body completes while the run’s input is blocked', async () => {
