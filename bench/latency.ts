@@ -15,7 +15,19 @@
 import { from } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { map } from '@reactivex/ix-esnext-esm/Ix.asynciterable.operators';
 import { chain, type Part, type PartStream, partProcessor, processor, textPart } from '@sluice/core';
-import { envInt, fmt, gc, isMain, machine, median, ratio, rawStage, report, type ScenarioResult } from './harness.ts';
+import {
+  check,
+  envInt,
+  fmt,
+  gc,
+  isMain,
+  machine,
+  median,
+  ratio,
+  rawStage,
+  report,
+  type ScenarioResult,
+} from './harness.ts';
 
 const K = 20;
 
@@ -162,8 +174,18 @@ export async function main(): Promise<ScenarioResult> {
     scenario: 'latency',
     title: `Scenario 4: one part across ${K} stages, µs (median of ${reps} x ${perRep} samples per subject, interleaved)`,
     table,
-    checks: [],
-    notes: ['no target in the issue; reported for reference'],
+    checks: [
+      check(
+        'one part through a fresh run of 20 processor stages: time vs 20 raw generators',
+        median(runs.get('processor')!) / rawRun,
+        '<=',
+        3,
+        'x',
+      ),
+    ],
+    notes: [
+      'one-part run: build the pipeline, run it over one part and drain it; medians of all samples, subjects interleaved sample by sample',
+    ],
     meta: { ...machine(), K, reps, perRep, warmup },
   };
   report(result);

@@ -1,4 +1,4 @@
-import { concat, merge, Semaphore, split } from '@sluice/streams';
+import { concat, markPrompt, merge, Semaphore, split } from '@sluice/streams';
 import { type Context, linkAbort, runOf, stoppedReason } from './context.ts';
 import type { PartMember, PartResult } from './engine.ts';
 import { EXCEPTION_MIMETYPE, exceptionPart, type Part, type PartLike } from './part.ts';
@@ -103,7 +103,8 @@ function gated(semaphore: Semaphore, start: () => AsyncIterable<Part>): AsyncIte
           semaphore.release();
         }
       };
-      return {
+      // It reads a run of ours, which ends a pending read as soon as it is returned.
+      return markPrompt({
         async next(): Promise<IteratorResult<Part>> {
           if (waiting) {
             await waiting;
@@ -133,7 +134,7 @@ function gated(semaphore: Semaphore, start: () => AsyncIterable<Part>): AsyncIte
           }
           return { done: true, value: undefined };
         },
-      };
+      });
     },
   };
 }
@@ -213,7 +214,8 @@ function abortOnReturn<T>(iterable: AsyncIterable<T>, controller: AbortControlle
   return {
     [Symbol.asyncIterator]: () => {
       const iterator = iterable[Symbol.asyncIterator]();
-      return {
+      // fn is stage code, told to stop by its signal (aborted first): merge waits for its `finally`.
+      return markPrompt({
         next: () => iterator.next(),
         return: (value?: unknown) => {
           controller.abort(stoppedReason());
@@ -221,7 +223,7 @@ function abortOnReturn<T>(iterable: AsyncIterable<T>, controller: AbortControlle
             ? iterator.return(value)
             : Promise.resolve({ done: true, value: undefined } as IteratorResult<T>);
         },
-      };
+      });
     },
   };
 }

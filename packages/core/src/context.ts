@@ -158,14 +158,15 @@ export class Run {
     // The run's status/debug functions are shared by its stages.
     this.#status ??= (text, init) => this.emitSide(statusPart(text, init));
     this.#debug ??= (text, init) => this.emitSide(debugPart(text, init));
-    const ctx: Context & { [RUN]: Run } = {
+    const ctx = {
       get signal() {
         return stopper.signal;
       },
       status: this.#status,
       debug: this.#debug,
-      [RUN]: this,
-    };
+    } as Context & { [RUN]: Run };
+    // Set after the literal: a computed key would make the literal take V8's slow path.
+    ctx[RUN] = this;
     return ctx;
   }
   #status: Context['status'] | undefined;

@@ -1,4 +1,4 @@
-import { Fifo } from '@sluice/streams';
+import { ABANDONED, Fifo, type StopOutcome, stopSource } from '@sluice/streams';
 import { type Context, type Run, type Stopper, stoppedReason, subscribeAbort } from './context.ts';
 import { toPart } from './normalize.ts';
 import { isOwnPart, isPart, isReservedSubstream, type Part, type PartLike } from './part.ts';
@@ -62,6 +62,19 @@ interface Waiter {
 
 type Entry = Part | OutputNode | Entry[] | undefined;
 
+/** An iterator returned by a member's `fn`, being read into a node. */
+interface Reading {
+  readonly iterator: AsyncIterator<unknown>;
+  /** A `next()` is in flight. */
+  pending: boolean;
+  /** The run's stop returned the iterator (see `stopSource`). */
+  stopping: Promise<StopOutcome> | undefined;
+  /** The loop reading it: settles once the iterator finished or was returned. */
+  loop: Promise<void>;
+}
+
+const NOT_STOPPED: Promise<StopOutcome> = Promise.resolve(undefined);
+
 /**
  * Runs a fused chain of part processors over `input`. Parts flow through every member by plain
  * function calls (no generator hop per member); a member whose `fn` returns a promise or an async
@@ -70,8 +83,12 @@ type Entry = Part | OutputNode | Entry[] | undefined;
  *
  * With `output`, this stage is the last of the run and also its output loop (reserved parts of
  * every stage, the caller's signal, the run's teardown), with no generator above it.
+ *
+ * Returns a plain iterator: `return()` stops the stage at once, even while a `next()` is pending
+ * (that read ends, done, once the stage has stopped); the input is returned without waiting for it
+ * when it is the run's own input blocked in a read (see `stopSource`).
  */
-export async function* runFused(
+export function runFused(
   members: readonly PartMember[],
   input: AsyncIterable<unknown>,
   run: Run,
@@ -79,8 +96,7 @@ export async function* runFused(
   controller: Stopper,
   upstream: Stopper | undefined,
   output?: { readonly signal: AbortSignal | undefined },
-): AsyncGenerator<Part> {
-  if (output?.signal?.aborted) throw output.signal.reason;
+): AsyncIterator<Part> {
   const count = members.length;
   // Members that match every part skip the call (the common case on the hot path).
   const matchesAll = members.map((m) => m.match === matchAll);
@@ -88,15 +104,15 @@ export async function* runFused(
   const slots: Slot[] = members.map((m) => ({ active: 0, limit: m.concurrency, waiters: new Fifo<Waiter>() }));
   const lookahead = Math.max(64, 2 * Math.max(1, ...members.map((m) => Math.min(m.concurrency, 4096))));
   const root = new OutputNode();
-  const iterating = new Set<Promise<void>>();
   /** Iterators of async-iterable results being read (returned when the run stops). */
-  const running = new Set<AsyncIterator<unknown>>();
+  const running = new Set<Reading>();
   let failure: { error: unknown } | undefined;
   let stopped = false;
-  let wake: (() => void) | undefined;
   let room: (() => void) | undefined;
   let iterator: AsyncIterator<unknown> | undefined;
   let inputDone = false;
+  /** A `next()` of the input is in flight. */
+  let inputPending = false;
   /** The node the consumer is reading: the only one whose producer waits for it (no deadlock). */
   let current: OutputNode = root;
   const paused = new Set<OutputNode>();
@@ -125,13 +141,9 @@ export async function* runFused(
     }
   };
 
-  const notify = () => {
-    const resolve = wake;
-    if (resolve) {
-      wake = undefined;
-      resolve();
-    }
-  };
+  /** Something changed that the consumer may be waiting for (assigned below, with the walk). */
+  let notify: () => void = noop;
+  let notifyNow: () => void = noop;
   const fail = (error: unknown) => {
     if (!failure) failure = { error };
     run.fail(error);
@@ -270,8 +282,9 @@ export async function* runFused(
       );
       return;
     }
-    // Stopping returns these iterators (at once, even while a read is pending: a plain iterator
-    // such as streamContent then ends that read) and waits for the loops, so fn's `finally` has run.
+    // Stopping returns these iterators at once, even while a read is pending (a plain iterator
+    // such as streamContent then ends that read), and waits for their loops unless that could hang
+    // (see `stopSource`): the `finally` of fn's iterator has then run.
     const lazy = members[k]!.lazy === true;
     let iterator: AsyncIterator<unknown>;
     try {
@@ -284,26 +297,35 @@ export async function* runFused(
     /** Appends one output of the iterator; returns a promise when the producer must wait for the consumer. */
     const produce = (item: unknown): Promise<void> | undefined => {
       append(node, spawn(toPart(item, name), k + 1));
-      notify();
-      if (stopped) return undefined;
-      // Lazy: this output answers the consumer's last demand; pull the next one only when the
-      // consumer comes back for more (it calls `demand` when it waits at this node).
-      if (lazy) return pause(node, 'demand');
-      if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK) return pause(node, 'room');
-      return undefined;
+      let waiting: Promise<void> | undefined;
+      if (!stopped) {
+        // Lazy: this output answers the consumer's last demand; pull the next one only when the
+        // consumer comes back for more (it calls `demand` when it waits at this node).
+        if (lazy) waiting = pause(node, 'demand');
+        else if (node === current && node.items.length - node.index >= HEAD_HIGH_WATER_MARK) {
+          waiting = pause(node, 'room');
+        }
+      }
+      // After the pause is set up: the consumer's walk may answer it at once.
+      notifyNow();
+      return waiting;
     };
-    running.add(iterator);
-    const loop = (async () => {
+    const reading: Reading = { iterator, pending: false, stopping: undefined, loop: undefined as never };
+    running.add(reading);
+    reading.loop = (async () => {
       let done = false;
       try {
         for (;;) {
           let step: IteratorResult<unknown>;
+          reading.pending = true;
           try {
             step = await iterator.next();
           } catch (error) {
             // The iterator threw: it has finished, nothing to return.
             done = true;
             throw error;
+          } finally {
+            reading.pending = false;
           }
           if (step.done) {
             done = true;
@@ -314,19 +336,17 @@ export async function* runFused(
           if (waiting) await waiting;
         }
       } finally {
-        running.delete(iterator);
-        if (!done) await iterator.return?.();
+        running.delete(reading);
+        // The run's stop has returned it already (its outcome is the stop's business).
+        if (!done && !reading.stopping) await iterator.return?.();
       }
     })();
-    iterating.add(loop);
-    loop.then(
+    reading.loop.then(
       () => {
-        iterating.delete(loop);
         release(slot);
         finish(node);
       },
       (error: unknown) => {
-        iterating.delete(loop);
         release(slot);
         failNode(node, error);
       },
@@ -385,11 +405,14 @@ export async function* runFused(
           continue;
         }
         let result: IteratorResult<unknown>;
+        inputPending = true;
         try {
           result = await iterator.next();
         } catch (error) {
           inputDone = true;
           throw error;
+        } finally {
+          inputPending = false;
         }
         if (result.done) {
           inputDone = true;
@@ -399,7 +422,7 @@ export async function* runFused(
         if (stopped) break;
         const value = result.value;
         append(root, spawn(isOwnPart(value) ? value : toPart(value, 'processor input'), 0));
-        notify();
+        notifyNow();
       }
     } catch (error) {
       if (!stopped) fail(error);
@@ -410,24 +433,25 @@ export async function* runFused(
   };
 
   // An abort (caller, another stage's error, the end of the run) must end the walk even while
-  // nothing upstream moves; `finally` then returns the input. A consumer's stop ends it quietly.
+  // nothing upstream moves; the teardown then returns the input. A consumer's stop ends it quietly.
   const stopOnAbort = (reason: unknown) => {
     if (!failure && !(output && run.stopRequested)) failure = { error: reason };
     notify();
   };
-  const removeStopOnAbort = controller.onAbort(stopOnAbort);
-  const removeAbort = output ? subscribeAbort(output.signal, (reason) => run.fail(reason)) : undefined;
-  if (output) run.onSide = notify;
+  let removeStopOnAbort: () => void = noop;
+  let removeAbort: () => void = noop;
   const stack: OutputNode[] = [root];
-  const pumping = pump();
-  try {
-    while (true) {
+  let pumping: Promise<void> | undefined;
+
+  /**
+   * The consumer's walk: the next part it can have now, WAIT (nothing yet: a producer calls
+   * `notify` when something changes) or END. Throws the run's failure.
+   */
+  const step = (): Part | typeof WAIT | typeof END => {
+    for (;;) {
       if (output) {
-        if (run.side.length > 0) {
-          yield run.side.shift()!;
-          continue;
-        }
-        if (run.stopRequested && !run.failure) break;
+        if (run.side.length > 0) return run.side.shift()!;
+        if (run.stopRequested && !run.failure) return END;
       }
       if (failure) throw failure.error;
       const node = stack[stack.length - 1]!;
@@ -453,13 +477,18 @@ export async function* runFused(
         if (entry instanceof OutputNode) {
           stack.push(entry);
           current = entry;
-        } else {
-          yield entry;
+          continue;
         }
-        continue;
+        return entry;
       }
       if (node.done) {
-        if (stack.length === 1) break;
+        if (stack.length === 1) {
+          if (output) {
+            if (run.side.length > 0) return run.side.shift()!;
+            run.throwIfFailed();
+          }
+          return END;
+        }
         stack.pop();
         current = stack[stack.length - 1]!;
         continue;
@@ -471,26 +500,115 @@ export async function* runFused(
         demand();
         continue;
       }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
+      return WAIT;
     }
+  };
+
+  // Plain iterator, not a generator: a producer hands a part straight to the consumer's pending
+  // next() (no hop through a generator), and return() acts at once even while a next() is pending.
+  let started = false;
+  let closing: Promise<void> | undefined;
+  /** The consumer's pending next(), if any (two variables, no object per read). */
+  let resolveNext: ((r: IteratorResult<Part>) => void) | undefined;
+  let rejectNext: ((e: unknown) => void) | undefined;
+  const waitForNext = (resolve: (r: IteratorResult<Part>) => void, reject: (e: unknown) => void) => {
+    resolveNext = resolve;
+    rejectNext = reject;
+  };
+  /** A walk is running: a `notify` from inside it (a lazy call answering at once) only asks for another look. */
+  let walking = false;
+  let again = false;
+
+  /** Runs the walk; on END or an error, starts the teardown and settles through it. */
+  const walk = (): Part | typeof WAIT | Promise<IteratorResult<Part>> => {
+    walking = true;
+    try {
+      for (;;) {
+        again = false;
+        const r = step();
+        if (r === WAIT && again) continue;
+        if (r === END) return close(undefined).then(() => DONE);
+        return r;
+      }
+    } catch (error) {
+      let first = error;
+      if (output) {
+        first = run.failure ? run.failure.error : error;
+        run.fail(first);
+      }
+      return close(undefined).then(() => Promise.reject(first));
+    } finally {
+      walking = false;
+    }
+  };
+
+  /** Hands the consumer's pending next() what the walk finds now (nothing when it must wait). */
+  const deliver = () => {
+    const resolve = resolveNext;
+    const reject = rejectNext!;
+    if (!resolve || closing) return;
+    const r = walk();
+    if (r === WAIT) return;
+    if (resolveNext !== resolve) {
+      // The walk stopped the run (a lazy call failed) and its consumer returned this iterator,
+      // which answered that read already: what the walk found goes nowhere.
+      if (r instanceof Promise) r.catch(noop);
+      return;
+    }
+    resolveNext = rejectNext = undefined;
+    if (r instanceof Promise) r.then(resolve, reject);
+    else resolve({ done: false, value: r });
+  };
+  let scheduled = false;
+  const deliverScheduled = () => {
+    scheduled = false;
+    deliver();
+  };
+  // From anywhere (a slot being handed on, an abort being dispatched): the walk runs in a microtask
+  // of its own, never inside the producer's bookkeeping.
+  notify = () => {
+    if (walking) {
+      again = true;
+      return;
+    }
+    if (!resolveNext || closing || scheduled) return;
+    scheduled = true;
+    queueMicrotask(deliverScheduled);
+  };
+  /** From the top of a producer's continuation (the input pump, an iterator loop): the walk runs now. */
+  notifyNow = () => {
+    if (walking) {
+      again = true;
+      return;
+    }
+    deliver();
+  };
+
+  const start = () => {
+    started = true;
+    removeStopOnAbort = controller.onAbort(stopOnAbort);
     if (output) {
-      while (run.side.length > 0) yield run.side.shift()!;
-      run.throwIfFailed();
+      removeAbort = subscribeAbort(output.signal, (reason) => run.fail(reason));
+      run.onSide = notify;
     }
-  } catch (error) {
-    if (!output) throw error;
-    const first = run.failure ? run.failure.error : error;
-    run.fail(first);
-    throw first;
-  } finally {
+    pumping = pump();
+  };
+
+  /** The run's teardown (once): stops every call and the input, waits for what can be waited for. */
+  const close = (_: undefined): Promise<void> => {
+    closing ??= teardown();
+    return closing;
+  };
+
+  const teardown = async (): Promise<void> => {
+    // Begin after the current callbacks (a producer that notified, an abort being dispatched).
+    await undefined;
     stopped = true;
     removeStopOnAbort();
     if (output) {
       run.finished = true;
       run.onSide = undefined;
-      removeAbort!();
+      removeAbort();
       if (!run.controller.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
     }
     if (!controller.aborted) controller.abort(failure ? failure.error : stoppedReason());
@@ -499,27 +617,96 @@ export async function* runFused(
       node.room?.();
       node.demand?.();
     }
-    for (const it of running) {
-      // A read may be pending: ask the iterator to stop now; its loop returns it again when the read ends.
-      if (typeof it.return === 'function') void Promise.resolve(it.return()).catch(noop);
+    // Return every iterator of fn now. They are stage code, told to stop by ctx.signal (aborted
+    // above): their loops are waited for, so fn's `finally` has run.
+    const stopping: Promise<unknown>[] = [];
+    for (const reading of running) {
+      const outcome = stopSource(reading.iterator, reading.pending, true) ?? NOT_STOPPED;
+      reading.stopping = outcome;
+      stopping.push(outcome.then(() => reading.loop.catch(noop)));
     }
     for (const slot of slots) {
       for (let waiter = slot.waiters.shift(); waiter; waiter = slot.waiters.shift()) waiter.node.done = true;
     }
     let stopError: { error: unknown } | undefined;
+    let inputLeft = false;
     if (!inputDone && iterator) {
       upstream?.abort(stoppedReason());
-      try {
-        await iterator.return?.();
-      } catch (error) {
-        stopError = { error };
-      }
+      // The stage upstream (stage code, just told to stop) is waited for; the run's own input, which
+      // knows nothing of the stop, is not while it is blocked in a read (see `stopSource`).
+      const outcome = await stopSource(iterator, inputPending, upstream !== undefined);
+      if (outcome === ABANDONED) inputLeft = true;
+      else if (outcome) stopError = outcome;
     }
-    await pumping;
-    await Promise.allSettled([...iterating]);
+    // The pump waits in that read when the input was left behind; it ends, caught, when it settles.
+    if (!inputLeft) await pumping;
+    await Promise.all(stopping);
     if (stopError && !failure && !run.failure) throw stopError.error;
-  }
+  };
+
+  const self: AsyncIterator<Part> = {
+    next(): Promise<IteratorResult<Part>> {
+      if (closing) return closing.then(toDone, toDone);
+      if (resolveNext) {
+        // A second read while one is pending (not from for-await): served after the first.
+        const resolve = resolveNext;
+        const reject = rejectNext!;
+        const previous = new Promise<void>((settled) => {
+          resolveNext = (r) => {
+            resolve(r);
+            settled();
+          };
+          rejectNext = (e) => {
+            reject(e);
+            settled();
+          };
+        });
+        return previous.then(() => self.next());
+      }
+      if (!started) {
+        if (output?.signal?.aborted) {
+          closing = Promise.resolve();
+          return Promise.reject(output.signal.reason);
+        }
+        start();
+      }
+      const r = walk();
+      if (r === WAIT) {
+        // The walk may have stopped the run (a lazy call failed and the consumer returned this iterator).
+        const stopping = closing as Promise<void> | undefined;
+        if (stopping) return stopping.then(toDone, toDone);
+        return new Promise<IteratorResult<Part>>(waitForNext);
+      }
+      if (r instanceof Promise) return r;
+      return Promise.resolve({ done: false, value: r });
+    },
+    async return(): Promise<IteratorResult<Part>> {
+      if (!started) {
+        closing ??= Promise.resolve();
+        return DONE;
+      }
+      const resolve = resolveNext;
+      resolveNext = rejectNext = undefined;
+      if (closing) {
+        // Already stopping (an error or the end): return once every stage has stopped.
+        await closing.catch(noop);
+        resolve?.(DONE);
+        return DONE;
+      }
+      await close(undefined).finally(() => resolve?.(DONE));
+      return DONE;
+    },
+  };
+  return self;
 }
+
+function toDone(): IteratorReturnResult<undefined> {
+  return DONE;
+}
+
+const WAIT = Symbol('wait');
+const END = Symbol('end');
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 function noop(): void {}
 

@@ -1,5 +1,7 @@
+import { ABANDONED, markPrompt, stopSource } from '@sluice/streams';
 import { type Context, Run, Stopper, stoppedReason, subscribeAbort } from './context.ts';
 import { matchAll, type PartMember, type PartResult, runFused } from './engine.ts';
+import { Lazy } from './lazy.ts';
 import { checkedInput, contentIterable, EMPTY, isPlainPart, toPart } from './normalize.ts';
 import type { ContentLike, Part, PartLike } from './part.ts';
 import { PartStream } from './stream.ts';
@@ -57,21 +59,21 @@ export function stagesOf(p: Processor): readonly Stage[] {
 export function makeProcessor(stages: readonly Stage[], name: string, matchOf?: (p: Part) => boolean): Processor {
   const members = stages.length === 1 && stages[0]!.kind === 'parts' ? stages[0]!.members : undefined;
   const call = (input?: ContentLike, options?: RunOptions): PartStream =>
-    new PartStream({
-      [Symbol.asyncIterator]: () => {
+    new PartStream(
+      new Lazy(() => {
         const parent = (options as Record<symbol, Run | undefined> | undefined)?.[PARENT_RUN];
         const run = new Run(parent);
         const iterator = runStages(stages, input, options?.signal, run);
-        // A native generator's return() waits behind a pending next(); stop the run first so
-        // every stage's signal aborts and that pending read ends.
+        // Stop the run first: every stage's signal aborts at once, before the output stops the
+        // stages one by one, so stage code blocked on its signal ends a pending read.
         const close = iterator.return!.bind(iterator);
         iterator.return = (value?: unknown) => {
           run.stop();
           return close(value);
         };
-        return iterator;
-      },
-    });
+        return markPrompt(iterator);
+      }),
+    );
   Object.defineProperty(call, 'name', { value: name });
   Object.defineProperty(call, STAGES, { value: stages });
   const pipe = (...next: Processor[]) => chainStages([call as unknown as Processor, ...next]);
@@ -203,19 +205,19 @@ function runStages(
       if (k === stages.length - 1) {
         return runFused(stage.members, source ?? EMPTY, run, ctx, controller, above, { signal });
       }
-      upstream = {
-        [Symbol.asyncIterator]: () => runFused(stage.members, source ?? EMPTY, run, ctx, controller, above),
-      };
+      // Its pending next() ends as soon as its stage is stopped, which its reader does first.
+      upstream = new Lazy(() => markPrompt(runFused(stage.members, source ?? EMPTY, run, ctx, controller, above)));
     } else {
       const stageInput =
         source === undefined && stage.acceptsNoInput
           ? undefined
           : new PartStream(checkedInput(source ?? EMPTY, run, above, stage.name, controller));
-      upstream = { [Symbol.asyncIterator]: () => stage.run(stageInput, ctx)[Symbol.asyncIterator]() };
+      upstream = new Lazy(() => stage.run(stageInput, ctx)[Symbol.asyncIterator]());
     }
     upstreamController = controller;
   }
-  return streamOutput(run, upstream!, signal, (stages[stages.length - 1] as { name: string }).name);
+  const last = stages[stages.length - 1] as { name: string };
+  return streamOutput(run, upstream!, signal, last.name);
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -253,11 +255,9 @@ function streamOutput(
       if (!run.controller.aborted) run.controller.abort(run.failure ? run.failure.error : stoppedReason());
       if (iterator && !mainDone) {
         mainDone = true;
-        try {
-          await iterator.return?.();
-        } catch (error) {
-          if (!run.failure) throw error;
-        }
+        // Stage code, told to stop by its signal (aborted above): waited for, even with a read pending.
+        const outcome = await stopSource(iterator, pending, true);
+        if (outcome !== undefined && outcome !== ABANDONED && !run.failure) throw outcome.error;
       }
     })();
     return tornDown;
@@ -355,7 +355,7 @@ function streamOutput(
     }
     return new Promise<IteratorResult<Part>>(wait);
   };
-  return {
+  return markPrompt({
     next,
     return: async (): Promise<IteratorResult<Part>> => {
       if (!finished) {
@@ -369,5 +369,5 @@ function streamOutput(
       }
       return DONE;
     },
-  };
+  });
 }

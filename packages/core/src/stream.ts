@@ -1,4 +1,5 @@
 import { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
+import { ABANDONED, stopSource } from '@sluice/streams';
 import { asText, type Part } from './part.ts';
 
 /**
@@ -48,7 +49,9 @@ export class PartStream extends AsyncIterableX<Part> {
           else controller.enqueue(result.value);
         },
         cancel: async () => {
-          await iterator?.return?.();
+          // A read may be pending: a source blocked in it is returned but not waited for (see stopSource).
+          const outcome = iterator ? await stopSource(iterator, true) : undefined;
+          if (outcome !== undefined && outcome !== ABANDONED) throw outcome.error;
         },
       },
       { highWaterMark: 0 },

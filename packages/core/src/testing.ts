@@ -2,7 +2,7 @@ import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { concat, streamContent } from '@sluice/streams';
 import type { Part, PartLike } from './part.ts';
 
-export { endlessStream, streamContent, tracked } from '@sluice/streams/testing';
+export { type BlockedStream, blockedStream, endlessStream, streamContent, tracked } from '@sluice/streams/testing';
 
 /** A part and the time it reached the consumer, in ms since collecting started (virtual time under fake timers). */
 export interface TimedPart {

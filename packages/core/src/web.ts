@@ -4,9 +4,12 @@ import {
   encodeSSE,
   errorFromJSON,
   errorToJSON,
+  markPrompt,
   SluiceError,
   type SSEEvent,
+  stopSource,
 } from '@sluice/streams';
+import { Lazy } from './lazy.ts';
 import { fromJSON, type Part, toJSON } from './part.ts';
 import { PartStream } from './stream.ts';
 
@@ -33,7 +36,9 @@ export function sseResponse(stream: AsyncIterable<Part>, init: ResponseInit & { 
         else controller.enqueue(result.value);
       },
       cancel: async () => {
-        await Promise.all([parts.return?.(), bytes.return?.()]);
+        // A read may be pending in both; a stream that is blocked in it (a user's generator waiting
+        // on something that never comes) is returned but not waited for (see `stopSource`).
+        await Promise.all([stopSource(parts, true), stopSource(bytes, true)]);
       },
     },
     { highWaterMark: 0 },
@@ -70,18 +75,36 @@ async function* toEvents(parts: AsyncIterator<Part>): AsyncGenerator<SSEEvent> {
 /**
  * Reads the parts `sseResponse` sends, from a fetch `Response` or a byte stream, in order. An
  * 'error' event is thrown as an Error with that name and message. Stopping early (break, `signal`)
- * cancels the body, which closes the connection.
+ * cancels the body, which closes the connection; `return()` does so at once, even while a read
+ * waits for the server.
  */
 export function readParts(
   input: Response | ReadableStream<Uint8Array>,
   options: { signal?: AbortSignal } = {},
 ): PartStream {
-  return new PartStream({ [Symbol.asyncIterator]: () => readPartsGenerator(input, options.signal) });
+  return new PartStream(
+    new Lazy(() => {
+      const control = { interrupt: noop };
+      const generator = readPartsGenerator(input, options.signal, control);
+      // A generator queues return() behind a pending read: cancel the body first, which ends it.
+      return markPrompt({
+        next: () => generator.next(),
+        return: (value?: unknown) => {
+          control.interrupt();
+          return generator.return(value as Part);
+        },
+        throw: (error?: unknown) => generator.throw(error),
+      });
+    }),
+  );
 }
+
+function noop(): void {}
 
 async function* readPartsGenerator(
   input: Response | ReadableStream<Uint8Array>,
   signal: AbortSignal | undefined,
+  control: { interrupt: () => void },
 ): AsyncGenerator<Part> {
   if (signal?.aborted) throw signal.reason;
   const body = input instanceof ReadableStream ? input : input.body;
@@ -95,6 +118,11 @@ async function* readPartsGenerator(
     );
   }
   const reader = body.getReader();
+  let interrupted = false;
+  control.interrupt = () => {
+    interrupted = true;
+    void reader.cancel().catch(() => {});
+  };
   const onAbort = () => {
     void reader.cancel(signal!.reason).catch(() => {});
   };
@@ -117,7 +145,7 @@ async function* readPartsGenerator(
       yield fromJSON(JSON.parse(event.data));
     }
     if (signal?.aborted) throw signal.reason;
-    finished = true;
+    finished = !interrupted;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     if (!finished) await reader.cancel().catch(() => {});

@@ -1,5 +1,6 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { fromIterator } from './iterable.ts';
+import { markPrompt } from './stop.ts';
 
 export interface StreamContentOptions {
   /** Wait this long (global `setTimeout`, so fake timers drive it) between items. */
@@ -115,3 +116,6 @@ class ContentIterator<T> implements AsyncIterator<T> {
     this.#signal?.removeEventListener('abort', this.#onAbort);
   }
 }
+
+// return() ends a pending read at once.
+markPrompt(ContentIterator.prototype);

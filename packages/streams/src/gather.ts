@@ -1,9 +1,11 @@
 import { onAbort, throwIfAborted } from './abort.ts';
+import { stopSource } from './stop.ts';
 
 /**
  * Collects every item of `source` into an array, in order.
  * An error from the source rejects with that error; an abort stops the source and rejects
- * with `signal.reason`.
+ * with `signal.reason` at once, even while a read is pending (a source still blocked in that read
+ * by the event loop's next turn is returned but not waited for).
  */
 export async function gather<T>(source: AsyncIterable<T>, options: { signal?: AbortSignal } = {}): Promise<T[]> {
   const { signal } = options;
@@ -24,9 +26,12 @@ export async function gather<T>(source: AsyncIterable<T>, options: { signal?: Ab
   aborted.catch(() => {});
   const removeAbort = onAbort(signal, (reason) => rejectAbort!(reason));
   let done = false;
+  let reading = false;
   try {
     while (true) {
+      reading = true;
       const result = await Promise.race([iterator.next(), aborted]);
+      reading = false;
       if (result.done) {
         done = true;
         return items;
@@ -38,6 +43,9 @@ export async function gather<T>(source: AsyncIterable<T>, options: { signal?: Ab
     throw error;
   } finally {
     removeAbort();
-    if (!done) await iterator.return?.();
+    if (!done) {
+      const outcome = await stopSource(iterator, reading);
+      if (outcome !== undefined && outcome !== 'abandoned') throw outcome.error;
+    }
   }
 }

@@ -11,4 +11,5 @@ export { AsyncQueue, dequeue, enqueue, QueueClosedError } from './queue.ts';
 export { Semaphore } from './semaphore.ts';
 export { type SplitOptions, split } from './split.ts';
 export { decodeSSE, encodeSSE, formatSSE, type SSEEvent, SSEParser } from './sse.ts';
+export { ABANDONED, markPrompt, type StopOutcome, stopSource, stopsPromptly } from './stop.ts';
 export { decodeText } from './text.ts';

@@ -1,4 +1,5 @@
 import { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
+import { markPrompt } from './stop.ts';
 
 /**
  * An `AsyncIterableX` whose iterator comes straight from a factory (a native
@@ -39,16 +40,18 @@ export function checkHighWaterMark(value: number | undefined, where: string): nu
   return value;
 }
 
-/** Stops iterators that have not finished, in parallel; resolves with the first error their `return()` raised, if any. */
-export async function stopAll(
-  iterators: Iterable<AsyncIterator<unknown> | undefined>,
-): Promise<{ error: unknown } | undefined> {
-  const pending: Promise<unknown>[] = [];
-  for (const it of iterators) {
-    if (it && typeof it.return === 'function') pending.push(Promise.resolve().then(() => it.return!()));
-  }
-  if (pending.length === 0) return undefined;
-  const results = await Promise.allSettled(pending);
-  for (const result of results) if (result.status === 'rejected') return { error: result.reason };
-  return undefined;
+/**
+ * A generator's iterator whose `return()` first calls `interrupt`, which must make a pending
+ * `next()` of the generator settle (a generator queues `return()` behind it otherwise). Marked as
+ * stopping promptly (see `stopSource`).
+ */
+export function interruptible<T>(generator: AsyncGenerator<T>, interrupt: () => void): AsyncIterator<T> {
+  return markPrompt({
+    next: () => generator.next(),
+    return: (value?: unknown) => {
+      interrupt();
+      return generator.return(value as T);
+    },
+    throw: (error?: unknown) => generator.throw(error),
+  });
 }

@@ -1,7 +1,8 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { onAbort, throwIfAborted } from './abort.ts';
 import { Fifo } from './fifo.ts';
-import { checkHighWaterMark, fromIterator, stopAll } from './iterable.ts';
+import { checkHighWaterMark, fromIterator, interruptible } from './iterable.ts';
+import { stopSources } from './stop.ts';
 
 export interface MergeOptions {
   /** End as soon as the first source ends (the others are then stopped). Default false. */
@@ -16,21 +17,33 @@ export interface MergeOptions {
  * Concurrency: every source is read at once, O(1) work per item whatever the number of sources.
  * Ends when all sources end (or the first, with `stopOnFirst`). On early stop, an error in a source
  * or an abort, the remaining sources are stopped (`return()`, their `finally` blocks run) before
- * the consumer sees the first error or `signal.reason`.
+ * the consumer sees the first error or `signal.reason`. Stopping acts at once, even while the
+ * consumer's `next()` is pending; a source blocked in a read that does not end by the event loop's
+ * next turn is returned but not waited for (its `finally` runs when its pending await settles).
  */
 export function merge<T>(sources: Iterable<AsyncIterable<T>>, options: MergeOptions = {}): AsyncIterableX<T> {
   const list = Array.from(sources);
   const highWaterMark = checkHighWaterMark(options.highWaterMark, 'merge');
-  return fromIterator(() => mergeGenerator(list, highWaterMark, options));
+  return fromIterator(() => {
+    const control = { interrupt: noop };
+    return interruptible(mergeGenerator(list, highWaterMark, options, control), () => control.interrupt());
+  });
 }
+
+function noop(): void {}
 
 async function* mergeGenerator<T>(
   sources: AsyncIterable<T>[],
   highWaterMark: number,
   { stopOnFirst = false, signal }: MergeOptions,
+  control: { interrupt: () => void },
 ): AsyncGenerator<T> {
   throwIfAborted(signal);
   const iterators: (AsyncIterator<T> | undefined)[] = [];
+  /** Source i has a `next()` in flight. */
+  const reading: boolean[] = [];
+  /** The consumer returned this iterator, possibly while its `next()` was pending. */
+  let interrupted = false;
   const buffer = new Fifo<T>();
   const room: (() => void)[] = [];
   let active = sources.length;
@@ -49,12 +62,18 @@ async function* mergeGenerator<T>(
     if (!failure) failure = { error };
     notify();
   };
+  control.interrupt = () => {
+    interrupted = true;
+    notify();
+  };
 
   const pump = async (index: number) => {
     const iterator = iterators[index]!;
     try {
       while (!stopped) {
+        reading[index] = true;
         const result = await iterator.next();
+        reading[index] = false;
         if (result.done) {
           iterators[index] = undefined;
           firstEnded = true;
@@ -71,6 +90,7 @@ async function* mergeGenerator<T>(
         if (buffer.length >= highWaterMark) await new Promise<void>((resolve) => room.push(resolve));
       }
     } catch (error) {
+      reading[index] = false;
       iterators[index] = undefined;
       if (!stopped) fail(error);
     } finally {
@@ -81,9 +101,12 @@ async function* mergeGenerator<T>(
 
   const removeAbort = onAbort(signal, fail);
   try {
-    for (const source of sources) iterators.push(source[Symbol.asyncIterator]());
+    for (const source of sources) {
+      iterators.push(source[Symbol.asyncIterator]());
+      reading.push(false);
+    }
     for (let i = 0; i < iterators.length; i++) void pump(i);
-    while (true) {
+    while (!interrupted) {
       if (failure) throw failure.error;
       if (buffer.length > 0) {
         const item = buffer.shift() as T;
@@ -100,7 +123,7 @@ async function* mergeGenerator<T>(
     stopped = true;
     removeAbort();
     for (const resolve of room.splice(0)) resolve();
-    const stopError = await stopAll(iterators);
+    const stopError = await stopSources(iterators, (i) => reading[i]!);
     buffer.clear();
     if (stopError && !failure) throw stopError.error;
   }

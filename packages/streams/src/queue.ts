@@ -2,6 +2,7 @@ import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { SluiceError } from './errors.ts';
 import { Fifo } from './fifo.ts';
 import { checkHighWaterMark, fromIterator } from './iterable.ts';
+import { markPrompt, stopSource } from './stop.ts';
 
 /** Thrown by `AsyncQueue.put()` once the queue no longer accepts items. */
 export class QueueClosedError extends SluiceError {
@@ -135,7 +136,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       this.#takers.push(wake);
       return waiting;
     };
-    const iterator: AsyncIterableIterator<T> = {
+    const iterator: AsyncIterableIterator<T> = markPrompt({
       next,
       return: (): Promise<IteratorResult<T>> => {
         if (!finished) {
@@ -149,7 +150,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         return Promise.resolve(DONE);
       },
       [Symbol.asyncIterator]: () => iterator,
-    };
+    });
     return iterator;
   }
 
@@ -190,29 +191,42 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
  * Puts every item of `source` into `queue`, then closes it. Ordering: source order; one item
  * at a time, waiting for room. When the source throws, the queue is failed with that error and
  * the promise rejects with it; when the queue's consumer stops early, the source is stopped and
- * the promise resolves. (The returned promise never causes an unhandled rejection on its own:
- * the error also reaches the queue's consumers.)
+ * the promise resolves (without waiting for a source still blocked in a read by the event loop's
+ * next turn: that source is returned, and its `finally` runs when its pending await settles).
+ * (The returned promise never causes an unhandled rejection on its own: the error also reaches
+ * the queue's consumers.)
  */
 export function enqueue<T>(source: AsyncIterable<T>, queue: AsyncQueue<T>): Promise<void> {
-  const done = (async () => {
+  const done = new Promise<void>((resolve, reject) => {
     const iterator = source[Symbol.asyncIterator]();
-    // A consumer that stops while the source is between items stops the source at once (a source
-    // that can end a pending read, such as streamContent or an HTTP body, then ends it).
-    let stopping: Promise<unknown> | undefined;
-    const stop = () => {
+    /** A `next()` of the source is in flight. */
+    let reading = false;
+    let removeCancel: () => void = noop;
+    // A consumer that stops while the source is between items, or blocked in a read, stops the
+    // source at once (a source that can end a pending read, such as streamContent or an HTTP body,
+    // then ends it); the promise resolves without waiting for a source still blocked in that read
+    // by the event loop's next turn.
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
       stopping ??= Promise.resolve()
-        .then(() => iterator.return?.())
-        .catch(() => {});
+        .then(() => stopSource(iterator, reading))
+        .then(() => {
+          removeCancel();
+          resolve();
+        });
       return stopping;
     };
-    const removeCancel = queue[ON_CANCEL](() => void stop());
-    try {
+    removeCancel = queue[ON_CANCEL](() => void stop());
+    const loop = async () => {
       while (true) {
-        const result = await iterator.next();
-        if (stopping) {
-          await stopping;
-          return;
+        reading = true;
+        let result: IteratorResult<T>;
+        try {
+          result = await iterator.next();
+        } finally {
+          reading = false;
         }
+        if (stopping) return;
         if (result.done) break;
         try {
           await queue.put(result.value);
@@ -225,22 +239,23 @@ export function enqueue<T>(source: AsyncIterable<T>, queue: AsyncQueue<T>): Prom
           throw error;
         }
       }
-      queue.close();
-    } catch (error) {
-      if (stopping) {
-        // The consumer stopped first: what the stopped source threw goes nowhere.
-        await stopping;
-        return;
-      }
-      queue.fail(error);
-      throw error;
-    } finally {
       removeCancel();
-    }
-  })();
-  done.catch(() => {});
+      queue.close();
+      resolve();
+    };
+    loop().catch((error: unknown) => {
+      // The consumer stopped first: what the stopped source threw goes nowhere.
+      if (stopping) return;
+      removeCancel();
+      queue.fail(error);
+      reject(error);
+    });
+  });
+  done.catch(noop);
   return done;
 }
+
+function noop(): void {}
 
 /** The queue's items as a stream; stopping it early cancels the queue (see `AsyncQueue`). */
 export function dequeue<T>(queue: AsyncQueue<T>): AsyncIterableX<T> {

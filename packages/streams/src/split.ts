@@ -1,7 +1,8 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { onAbort } from './abort.ts';
 import { Fifo } from './fifo.ts';
-import { asIterableX, checkHighWaterMark, fromIterator } from './iterable.ts';
+import { asIterableX, checkHighWaterMark, fromIterator, interruptible } from './iterable.ts';
+import { stopSource as stopIterator } from './stop.ts';
 
 export interface SplitOptions<T> {
   /** Number of branches (default 2); `n < 1` is a RangeError. */
@@ -17,6 +18,8 @@ interface Branch<T> {
   buffer: Fifo<T>;
   started: boolean;
   active: boolean;
+  /** Its consumer returned it, possibly while its `next()` was pending. */
+  interrupted: boolean;
   wake: (() => void) | undefined;
 }
 
@@ -26,7 +29,10 @@ interface Branch<T> {
  * so an unread branch blocks the others only once it holds `highWaterMark` items.
  * A branch stopping early does not stop the others; the source is stopped when every branch has
  * stopped. A source error reaches every branch after its buffered items; an abort rejects every
- * branch with `signal.reason` at once, after the source was stopped.
+ * branch with `signal.reason` at once, after the source was stopped. Stopping a branch acts at
+ * once, even while its `next()` is pending; a source blocked in a read that does not end by the
+ * event loop's next turn is returned but not waited for (its `finally` runs when its pending await
+ * settles).
  */
 export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}): AsyncIterableX<T>[] {
   const n = options.n ?? 2;
@@ -37,8 +43,11 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
     options.copy === true ? (item) => structuredClone(item) : options.copy === false ? undefined : options.copy;
 
   const branches: Branch<T>[] = [];
-  for (let i = 0; i < n; i++) branches.push({ buffer: new Fifo<T>(), started: false, active: true, wake: undefined });
+  for (let i = 0; i < n; i++)
+    branches.push({ buffer: new Fifo<T>(), started: false, active: true, interrupted: false, wake: undefined });
   let iterator: AsyncIterator<T> | undefined;
+  /** A `next()` of the source is in flight. */
+  let reading = false;
   let pumping = false;
   let sourceDone = false;
   let failure: { error: unknown } | undefined;
@@ -65,12 +74,9 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
         releaseRoom();
         const it = iterator;
         iterator = undefined;
-        if (it && !sourceDone && it.return) {
-          try {
-            await it.return();
-          } catch (error) {
-            if (!failure) failure = { error };
-          }
+        if (it && !sourceDone) {
+          const outcome = await stopIterator(it, reading);
+          if (outcome !== undefined && outcome !== 'abandoned' && !failure) failure = { error: outcome.error };
         }
       })();
     }
@@ -87,7 +93,9 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
           });
         }
         if (stopping || !iterator) return;
+        reading = true;
         const result = await iterator.next();
+        reading = false;
         if (stopping) return;
         if (result.done) {
           sourceDone = true;
@@ -111,6 +119,7 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
         }
       }
     } catch (error) {
+      reading = false;
       sourceDone = true;
       if (!failure && !stopping) failure = { error };
     } finally {
@@ -132,7 +141,7 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
       void pump();
     }
     try {
-      while (true) {
+      while (!branch.interrupted) {
         if (aborted) {
           await stopSource();
           throw aborted.reason;
@@ -161,5 +170,14 @@ export function split<T>(source: AsyncIterable<T>, options: SplitOptions<T> = {}
     }
   }
 
-  return branches.map((branch) => fromIterator(() => read(branch)));
+  return branches.map((branch) =>
+    fromIterator(() =>
+      interruptible(read(branch), () => {
+        branch.interrupted = true;
+        const wake = branch.wake;
+        branch.wake = undefined;
+        wake?.();
+      }),
+    ),
+  );
 }

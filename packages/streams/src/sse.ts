@@ -1,5 +1,6 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
-import { fromIterator } from './iterable.ts';
+import { fromIterator, interruptible } from './iterable.ts';
+import { ABANDONED, stopSource } from './stop.ts';
 
 /** One server-sent event. `event` is undefined when the block had no `event:` field. */
 export interface SSEEvent {
@@ -245,28 +246,47 @@ export function encodeSSE(
       `encodeSSE: heartbeatMs must be at most ${MAX_TIMER_MS} (timers overflow beyond), got ${heartbeatMs}`,
     );
   }
-  return fromIterator(() => (heartbeatMs ? encodeWithHeartbeat(events, heartbeatMs) : encodePlain(events)));
+  const every = heartbeatMs;
+  if (every === undefined) return fromIterator(() => encodePlain(events));
+  return fromIterator(() => {
+    const control = { interrupt: () => {} };
+    return interruptible(encodeWithHeartbeat(events, every, control), () => control.interrupt());
+  });
 }
 
 async function* encodePlain(events: AsyncIterable<SSEEvent>): AsyncGenerator<Uint8Array> {
   for await (const event of events) yield encoder.encode(formatSSE(event));
 }
 
-async function* encodeWithHeartbeat(events: AsyncIterable<SSEEvent>, heartbeatMs: number): AsyncGenerator<Uint8Array> {
+async function* encodeWithHeartbeat(
+  events: AsyncIterable<SSEEvent>,
+  heartbeatMs: number,
+  control: { interrupt: () => void },
+): AsyncGenerator<Uint8Array> {
   const iterator = events[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<SSEEvent>> | undefined;
   let done = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the wait for the next event or heartbeat when the consumer returns this iterator. */
+  let interrupt: (() => void) | undefined;
+  let interrupted = false;
+  control.interrupt = () => {
+    interrupted = true;
+    interrupt?.();
+  };
   try {
-    while (true) {
+    while (!interrupted) {
       pending ??= iterator.next();
       const current = pending;
       const result = await new Promise<IteratorResult<SSEEvent> | typeof TIMEOUT>((resolve, reject) => {
         timer = setTimeout(() => resolve(TIMEOUT), heartbeatMs);
+        interrupt = () => resolve(TIMEOUT);
         current.then(resolve, reject);
       });
+      interrupt = undefined;
       clearTimeout(timer);
       timer = undefined;
+      if (interrupted) return;
       if (result === TIMEOUT) {
         yield PING;
         continue;
@@ -283,6 +303,10 @@ async function* encodeWithHeartbeat(events: AsyncIterable<SSEEvent>, heartbeatMs
     throw error;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
-    if (!done) await iterator.return?.();
+    if (!done) {
+      // A read may be pending across heartbeats: do not wait on a source blocked in it.
+      const outcome = await stopSource(iterator, pending !== undefined);
+      if (outcome !== undefined && outcome !== ABANDONED) throw outcome.error;
+    }
   }
 }
