@@ -97,6 +97,7 @@ export { bf16ToF32, decode16, encode16, f16ToF32, f32ToBf16, f32ToF16 } from './
 export {
   DTYPE_BITS,
   decodeFloats,
+  dtypeBits,
   dtypeBytes,
   elementCount,
   encodeFloats,
