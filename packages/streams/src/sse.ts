@@ -1,5 +1,6 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { fromIterator } from './iterable.ts';
+import { LineTooLongError, maxLineLengthOption } from './line-limit.ts';
 
 /** One server-sent event. `event` is undefined when the block had no `event:` field. */
 export interface SSEEvent {
@@ -11,14 +12,29 @@ export interface SSEEvent {
   retry?: number;
 }
 
+/** Options of `decodeSSE` and `SSEParser`. */
+export interface DecodeSSEOptions {
+  /**
+   * Longest line held, in characters (UTF-16 code units; bytes for ASCII), its field name
+   * included; a longer one fails with `LineTooLongError` (code `E_LINE_TOO_LONG`). Default
+   * `DEFAULT_MAX_LINE_LENGTH` (64 Mi); `Infinity` for no limit.
+   */
+  maxLineLength?: number;
+}
+
 /**
  * Incremental parser following the WHATWG EventSource rules: CR, LF and CRLF line ends (also
  * when a CRLF is split across chunks), multi-line `data`, comments, `event`/`id`/`retry`, a
  * leading BOM, and no dispatch for a block without data. Text after the last blank line is
- * discarded at the end of the stream, as the spec says.
+ * discarded at the end of the stream, as the spec says. An unfinished line is kept as a list of
+ * the chunks that brought it and joined once its line end arrives, so a long line costs one pass
+ * over its text. `feed` throws `LineTooLongError` for a line longer than `maxLineLength`.
  */
 export class SSEParser {
-  #buffer = '';
+  /** The unfinished last line: chunks that had no line end, and their total length. */
+  #held: string[] = [];
+  #heldLength = 0;
+  readonly #maxLine: number;
   #pendingCR = false;
   #sawFirst = false;
   #data = '';
@@ -26,6 +42,10 @@ export class SSEParser {
   #event: string | undefined;
   #retry: number | undefined;
   #lastId = '';
+
+  constructor(options: DecodeSSEOptions = {}) {
+    this.#maxLine = maxLineLengthOption('SSEParser', options.maxLineLength);
+  }
 
   /** Feeds decoded text; calls `emit` for every complete event. */
   feed(text: string, emit: (event: SSEEvent) => void): void {
@@ -38,15 +58,30 @@ export class SSEParser {
       this.#pendingCR = false;
       if (text.charCodeAt(0) === 10) text = text.slice(1);
     }
-    const buffer = this.#buffer.length > 0 ? this.#buffer + text : text;
+    let buffer = text;
+    // Where the search for line ends starts: the held text has none.
+    let skip = 0;
+    if (this.#heldLength > 0) {
+      // Still inside a line: only the new text is searched for its end.
+      if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+        this.#hold(text);
+        return;
+      }
+      buffer = this.#held.join('') + text;
+      skip = this.#heldLength;
+      this.#held = [];
+      this.#heldLength = 0;
+    }
     const length = buffer.length;
+    const max = this.#maxLine;
     let start = 0;
-    let lf = buffer.indexOf('\n');
-    let cr = buffer.indexOf('\r');
+    let lf = buffer.indexOf('\n', skip);
+    let cr = buffer.indexOf('\r', skip);
     if (cr === -1) {
       // LF-only text (what servers send): one indexOf per line, `data:` lines inline, and a
       // single-line event (`data: x` + blank line) dispatched without touching the data buffer.
       while (lf !== -1) {
+        if (lf - start > max) throw new LineTooLongError('decodeSSE', max, lf - start);
         if (lf === start) {
           this.#dispatch(emit);
         } else if (
@@ -75,7 +110,7 @@ export class SSEParser {
         start = lf + 1;
         lf = buffer.indexOf('\n', start);
       }
-      this.#buffer = start >= length ? '' : buffer.slice(start);
+      if (start < length) this.#hold(buffer.slice(start));
       return;
     }
     while (start < length) {
@@ -96,10 +131,23 @@ export class SSEParser {
           this.#pendingCR = true;
         }
       }
+      if (end - start > max) throw new LineTooLongError('decodeSSE', max, end - start);
       this.#line(buffer, start, end, emit);
       start = next;
     }
-    this.#buffer = start >= length ? '' : buffer.slice(start);
+    if (start < length) this.#hold(buffer.slice(start));
+  }
+
+  /** Keeps text of the unfinished line, failing once the line is longer than allowed. */
+  #hold(text: string): void {
+    this.#heldLength += text.length;
+    if (this.#heldLength > this.#maxLine) {
+      const found = this.#heldLength;
+      this.#held = [];
+      this.#heldLength = 0;
+      throw new LineTooLongError('decodeSSE', this.#maxLine, found);
+    }
+    this.#held.push(text);
   }
 
   #line(buffer: string, start: number, end: number, emit: (event: SSEEvent) => void): void {
@@ -153,14 +201,23 @@ export class SSEParser {
 /**
  * Parses a server-sent-events byte (or text) stream into events, following the WHATWG rules
  * (see `SSEParser`); UTF-8 characters split across chunks decode whole. Events come out as
- * soon as their blank line arrives. Errors and early stops pass straight through to the source.
+ * soon as their blank line arrives; time is linear in the input, however long its lines. A line
+ * longer than `maxLineLength` fails with `LineTooLongError` (code `E_LINE_TOO_LONG`) and stops
+ * the source. Errors and early stops pass straight through to the source.
  */
-export function decodeSSE(input: AsyncIterable<Uint8Array | string>): AsyncIterableX<SSEEvent> {
-  return fromIterator(() => decodeSSEGenerator(input));
+export function decodeSSE(
+  input: AsyncIterable<Uint8Array | string>,
+  options: DecodeSSEOptions = {},
+): AsyncIterableX<SSEEvent> {
+  const maxLineLength = maxLineLengthOption('decodeSSE', options.maxLineLength);
+  return fromIterator(() => decodeSSEGenerator(input, maxLineLength));
 }
 
-async function* decodeSSEGenerator(input: AsyncIterable<Uint8Array | string>): AsyncGenerator<SSEEvent> {
-  const parser = new SSEParser();
+async function* decodeSSEGenerator(
+  input: AsyncIterable<Uint8Array | string>,
+  maxLineLength: number,
+): AsyncGenerator<SSEEvent> {
+  const parser = new SSEParser({ maxLineLength });
   // The parser strips the one leading BOM the spec allows; the decoder must not strip another.
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const events: SSEEvent[] = [];
