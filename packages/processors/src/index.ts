@@ -81,6 +81,7 @@ export {
   isRetryableStatus,
   type RetryEvent,
   resolveInside,
+  resolveInsideFolder,
 } from './weights/download.ts';
 export {
   DeltaConflictError,
@@ -90,6 +91,8 @@ export {
   NonFiniteError,
   ShapeError,
   UnmatchedError,
+  UnsafePathError,
+  type UnsafePathReason,
   WeightsError,
   type WeightsErrorCode,
 } from './weights/errors.ts';

@@ -5,8 +5,8 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { type FileHandle, lstat, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
   type ContentLike,
   type Context,
@@ -22,7 +22,7 @@ import {
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { z } from 'zod';
 import { sleep } from '../http/retry-policy.ts';
-import { FormatError } from './errors.ts';
+import { FormatError, UnsafePathError } from './errors.ts';
 import { syncDir } from './files.ts';
 import { jsonObjectOf, jsonTypeOf } from './json-parts.ts';
 import { partialPath, readSafetensorsHeaderFrom } from './safetensors.ts';
@@ -122,31 +122,93 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /**
- * The final path of `filename` inside `outputDir`; throws when the name is empty, absolute, has control characters
- * or backslashes, or would resolve outside `outputDir` (`../x`, `a/../../x`).
+ * The final path of `filename` inside `outputDir`, from the names alone (see `resolveInsideFolder` for the
+ * disk check). Throws `UnsafePathError` (E_UNSAFE_PATH) when the name is empty, absolute, has control
+ * characters or backslashes, names a folder, or would resolve outside `outputDir` (`../x`, `a/../../x`).
  */
 export function resolveInside(outputDir: string, filename: string): string {
   const root = resolve(outputDir);
-  const refused = (why: string) => new DownloadFailure(`refused filename ${JSON.stringify(filename)}: ${why}`);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (filename === '' || /[\u0000-\u001f\u007f\\]/.test(filename) || isAbsolute(filename)) {
-    throw refused('not a plain relative file name (it is empty or absolute, or has a backslash or control character)');
+    throw new UnsafePathError(
+      'not-relative',
+      filename,
+      outputDir,
+      'not a plain relative file name (it is empty or absolute, or has a backslash or control character)',
+    );
   }
   const target = resolve(root, filename);
   const rel = relative(root, target);
   if (rel.startsWith('..') || isAbsolute(rel)) {
-    throw refused(`it would escape the output folder ${outputDir}; name a file inside it (subfolders are fine)`);
+    throw new UnsafePathError(
+      'escapes',
+      filename,
+      outputDir,
+      `it would escape the output folder ${outputDir}; name a file inside it (subfolders are fine)`,
+    );
   }
-  if (rel === '' || filename.endsWith('/')) throw refused('not a plain relative file name (it names a folder)');
+  if (rel === '' || filename.endsWith('/')) {
+    throw new UnsafePathError(
+      'names-folder',
+      filename,
+      outputDir,
+      'not a plain relative file name (it names a folder)',
+    );
+  }
   return target;
 }
 
-/** resolveInside, but a name taken from the URL may still be replaced by the server's: then no early failure. */
-function tryResolveInside(outputDir: string, filename: string, fromRequest: boolean): string | undefined {
+/**
+ * `resolveInside`, then the disk: every part of the path that exists (subfolders, the file itself) is
+ * looked at, and a symbolic link whose target is outside `outputDir` (or missing) is refused with
+ * `UnsafePathError` (reason 'symlink'); links that stay inside are followed. `outputDir` itself may be
+ * a link. This guards against links already in the folder, not against another process changing the
+ * folder between this check and the write.
+ */
+export async function resolveInsideFolder(outputDir: string, filename: string): Promise<string> {
+  const target = resolveInside(outputDir, filename);
+  const root = resolve(outputDir);
+  let realRoot: string;
   try {
-    return resolveInside(outputDir, filename);
+    realRoot = await realpath(root);
   } catch (error) {
-    if (fromRequest) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return target;
+    throw error;
+  }
+  const inside = (path: string) =>
+    path === realRoot || path.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+  let path = root;
+  for (const part of relative(root, target).split(sep)) {
+    path = join(path, part);
+    const info = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+      throw error;
+    });
+    if (!info) break;
+    if (!info.isSymbolicLink()) continue;
+    const real = await realpath(path).catch(() => undefined);
+    if (real === undefined || !inside(real)) {
+      throw new UnsafePathError(
+        'symlink',
+        filename,
+        outputDir,
+        `${path} is a symbolic link to ${real === undefined ? 'a missing target' : real}, outside the output folder ${outputDir}; links are not followed out of it`,
+      );
+    }
+  }
+  return target;
+}
+
+/** resolveInsideFolder, but a name taken from the URL may still be replaced by the server's: then no early failure. */
+async function tryResolveInside(
+  outputDir: string,
+  filename: string,
+  fromRequest: boolean,
+): Promise<string | undefined> {
+  try {
+    return await resolveInsideFolder(outputDir, filename);
+  } catch (error) {
+    if (fromRequest || !(error instanceof UnsafePathError)) throw error;
     return undefined;
   }
 }
@@ -288,7 +350,9 @@ async function downloadOne(
     // Where the file will be, if known before asking the server: a verified file there costs no request.
     const early = request.filename ?? filenameFromUrl(url);
     const earlyPath =
-      early === undefined ? undefined : tryResolveInside(options.outputDir, early, request.filename !== undefined);
+      early === undefined
+        ? undefined
+        : await tryResolveInside(options.outputDir, early, request.filename !== undefined);
     if (early !== undefined && earlyPath !== undefined) {
       filename = early;
       path = earlyPath;
@@ -418,7 +482,7 @@ async function transfer(
         if (!partial) {
           filename ??= filenameFromContentDisposition(header(h, 'content-disposition')) ?? filenameFromUrl(url);
           if (!filename) throw new DownloadFailure(`no file name in the request, the response or the URL ${req.url}`);
-          target = resolveInside(options.outputDir, filename);
+          target = await resolveInsideFolder(options.outputDir, filename);
           named(filename, target);
           await mkdir(dirname(target), { recursive: true });
           const path = partialPath(target);

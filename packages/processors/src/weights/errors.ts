@@ -10,7 +10,8 @@ export type WeightsErrorCode =
   | 'E_DTYPE'
   | 'E_NONFINITE'
   | 'E_OUTPUT'
-  | 'E_DOWNLOAD';
+  | 'E_DOWNLOAD'
+  | 'E_UNSAFE_PATH';
 
 /** Base class of the weights errors: `code` is stable, `hint` says what to do about it. */
 export class WeightsError extends Error {
@@ -112,5 +113,31 @@ export class NonFiniteError extends WeightsError {
     this.name = 'NonFiniteError';
     this.tensor = tensor;
     this.index = index;
+  }
+}
+
+/** Why a file name was refused; `UnsafePathError.reason`. */
+export type UnsafePathReason = 'not-relative' | 'escapes' | 'names-folder' | 'symlink';
+
+/**
+ * A file name (from a request, a server or a registry) that does not name a file inside its folder:
+ * empty, absolute, with a backslash or control character, escaping the folder (`../x`), naming a
+ * folder, or reaching through a symbolic link in the folder that leads outside it. Nothing was written.
+ */
+export class UnsafePathError extends WeightsError {
+  readonly reason: UnsafePathReason;
+  readonly filename: string;
+  readonly folder: string;
+  constructor(reason: UnsafePathReason, filename: string, folder: string, why: string) {
+    super('E_UNSAFE_PATH', `refused filename ${JSON.stringify(filename)}: ${why}`, {
+      hint:
+        reason === 'symlink'
+          ? 'remove or replace the link, or choose another folder'
+          : 'the name came from the request or the server; name the file yourself (a path inside the folder)',
+    });
+    this.name = 'UnsafePathError';
+    this.reason = reason;
+    this.filename = filename;
+    this.folder = folder;
   }
 }
