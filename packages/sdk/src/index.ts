@@ -18,6 +18,7 @@ export {
   PermissionError,
   RateLimitError,
   UnprocessableEntityError,
+  UnsafePathError,
   WeightsError,
 } from '@sluice/processors';
 export { type BatchLoadParams, DEFAULT_BATCH_CONCURRENCY, type LoadResult } from './client/batch-load.ts';
