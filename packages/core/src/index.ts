@@ -1,3 +1,4 @@
+export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
 export { catchErrors, chain, filter, parallel, parallelConcat, passthrough, source } from './compose.ts';
 export type { Context } from './context.ts';
 export type { PartMember, PartResult } from './engine.ts';
@@ -37,4 +38,3 @@ export {
 } from './processor.ts';
 export { PartStream } from './stream.ts';
 export { DEFAULT_HEARTBEAT_MS, readParts, sseResponse } from './web.ts';
-export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
