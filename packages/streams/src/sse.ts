@@ -31,8 +31,9 @@ export interface DecodeSSEOptions {
  * over its text. `feed` throws `LineTooLongError` for a line longer than `maxLineLength`.
  */
 export class SSEParser {
-  /** The unfinished last line: chunks that had no line end, and their total length. */
-  #held: string[] = [];
+  /** The unfinished last line: its first piece, the later chunks that had no line end, their total length. */
+  #held = '';
+  #more: string[] = [];
   #heldLength = 0;
   readonly #maxLine: number;
   #pendingCR = false;
@@ -59,24 +60,27 @@ export class SSEParser {
       if (text.charCodeAt(0) === 10) text = text.slice(1);
     }
     let buffer = text;
-    // Where the search for line ends starts: the held text has none.
-    let skip = 0;
+    let lf = text.indexOf('\n');
+    let cr: number;
     if (this.#heldLength > 0) {
-      // Still inside a line: only the new text is searched for its end.
-      if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+      // Still inside a line: only the new text is searched for its end (the held text has none).
+      const skip = this.#heldLength;
+      cr = text.indexOf('\r');
+      if (lf === -1 && cr === -1) {
         this.#hold(text);
         return;
       }
-      buffer = this.#held.join('') + text;
-      skip = this.#heldLength;
-      this.#held = [];
+      const more = this.#more;
+      buffer = more.length === 0 ? this.#held + text : this.#held + more.join('') + text;
+      this.#held = '';
+      more.length = 0;
       this.#heldLength = 0;
-    }
+      if (lf !== -1) lf += skip;
+      if (cr !== -1) cr += skip;
+    } else cr = text.indexOf('\r');
     const length = buffer.length;
     const max = this.#maxLine;
     let start = 0;
-    let lf = buffer.indexOf('\n', skip);
-    let cr = buffer.indexOf('\r', skip);
     if (cr === -1) {
       // LF-only text (what servers send): one indexOf per line, `data:` lines inline, and a
       // single-line event (`data: x` + blank line) dispatched without touching the data buffer.
@@ -140,14 +144,16 @@ export class SSEParser {
 
   /** Keeps text of the unfinished line, failing once the line is longer than allowed. */
   #hold(text: string): void {
-    this.#heldLength += text.length;
-    if (this.#heldLength > this.#maxLine) {
-      const found = this.#heldLength;
-      this.#held = [];
+    const found = this.#heldLength + text.length;
+    if (found > this.#maxLine) {
+      this.#held = '';
+      this.#more.length = 0;
       this.#heldLength = 0;
       throw new LineTooLongError('decodeSSE', this.#maxLine, found);
     }
-    this.#held.push(text);
+    if (this.#heldLength === 0) this.#held = text;
+    else this.#more.push(text);
+    this.#heldLength = found;
   }
 
   #line(buffer: string, start: number, end: number, emit: (event: SSEEvent) => void): void {
