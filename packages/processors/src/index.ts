@@ -35,6 +35,9 @@ export {
   isDownloadRequest,
   type RetryEvent,
   resolveInside,
+  resolveInsideFolder,
+  UnsafePathError,
+  type UnsafePathReason,
 } from './download/index.ts';
 export {
   type CacheOptions,
@@ -132,6 +135,7 @@ export { bf16ToF32, decode16, encode16, f16ToF32, f32ToBf16, f32ToF16 } from './
 export {
   DTYPE_BITS,
   decodeFloats,
+  dtypeBits,
   dtypeBytes,
   elementCount,
   encodeFloats,

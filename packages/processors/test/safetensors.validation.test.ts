@@ -75,6 +75,25 @@ describe('safetensors reader validation', () => {
     await expectFormat(rawFile('[]'), 'invalid-header-start');
   });
 
+  it('refuses a header that starts with a UTF-8 byte order mark (the format has none)', async () => {
+    const bom = '\ufeff';
+    await expectFormat(rawFile(`${bom}${f32x2}`, new Uint8Array(8)), 'invalid-header-start', /byte order mark/);
+    const header = new TextEncoder().encode(`${bom}${f32x2}`);
+    expect(() => parseSafetensorsHeader(header, 8 + header.length + 8)).toThrow(/byte order mark/);
+    // A BOM-like character inside the JSON (here in a metadata value) is plain text, accepted as such.
+    const inside = new TextEncoder().encode(`{"__metadata__":{"k":"${bom}v"}}`);
+    expect(parseSafetensorsHeader(inside, 8 + inside.length).metadata).toEqual({ k: `${bom}v` });
+  });
+
+  it('keeps a metadata key named __proto__ as a key', () => {
+    const header = new TextEncoder().encode('{"__metadata__":{"__proto__":"p","k":"v"}}');
+    const { metadata } = parseSafetensorsHeader(header, 8 + header.length);
+    expect(Object.entries(metadata)).toEqual([
+      ['__proto__', 'p'],
+      ['k', 'v'],
+    ]);
+  });
+
   it('refuses a non-string metadata value', () =>
     expectFormat(rawFile('{"__metadata__":{"lora_alpha":2}}'), 'invalid-metadata', /lora_alpha/));
 

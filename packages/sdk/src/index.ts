@@ -22,6 +22,7 @@ export {
   SluiceError,
   UnexpectedResponseError,
   UnprocessableEntityError,
+  UnsafePathError,
   WeightsError,
 } from '@sluice/processors';
 export { type BatchLoadParams, DEFAULT_BATCH_CONCURRENCY, type LoadResult } from './client/batch-load.ts';

@@ -112,10 +112,11 @@ describe('streamAlign errors', () => {
     const outputDir = await tempDir();
     const bad = await clientOf(server, { apiKey: 'wrong-key' });
     const [unauthorized] = await bad.vectors.batchLoad({ packageIds: ['vec-code'], outputDir });
-    expect(unauthorized).toEqual({ packageId: 'vec-code', success: false, error: expect.any(String) });
+    expect(unauthorized).toEqual({ packageId: 'vec-code', success: false, error: expect.any(String), code: 'E_AUTH' });
     expect(unauthorized.error).toMatch(/HTTP 401 invalid_api_key: .*SLUICE_API_KEY/);
     const good = await clientOf(server);
     const [missing] = await good.vectors.batchLoad({ packageIds: ['nope'], outputDir });
     expect(missing.error).toMatch(/HTTP 404 package_not_found: no package "nope"/);
+    expect(missing.code).toBe('E_NOT_FOUND');
   });
 });

@@ -5,11 +5,12 @@ export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceEr
 export { Fifo } from './fifo.ts';
 export { gather } from './gather.ts';
 export { asIterableX, DEFAULT_HIGH_WATER_MARK, fromIterator, IterableStream } from './iterable.ts';
+export { DEFAULT_MAX_LINE_LENGTH, LineTooLongError } from './line-limit.ts';
 export { type MergeOptions, merge } from './merge.ts';
-export { decodeNDJSON, encodeNDJSON, NDJSONError } from './ndjson.ts';
+export { type DecodeNDJSONOptions, decodeNDJSON, encodeNDJSON, NDJSONError } from './ndjson.ts';
 export { AsyncQueue, dequeue, enqueue, QueueClosedError } from './queue.ts';
 export { Semaphore } from './semaphore.ts';
 export { type SplitOptions, split } from './split.ts';
-export { decodeSSE, encodeSSE, formatSSE, type SSEEvent, SSEParser } from './sse.ts';
+export { type DecodeSSEOptions, decodeSSE, encodeSSE, formatSSE, type SSEEvent, SSEParser } from './sse.ts';
 export { ABANDONED, markPrompt, type StopOutcome, stopSource, stopsPromptly } from './stop.ts';
 export { decodeText } from './text.ts';

@@ -1,5 +1,6 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { fromIterator } from './iterable.ts';
+import { LineTooLongError, maxLineLengthOption } from './line-limit.ts';
 
 /** Invalid JSON in an NDJSON stream: `line` is the 1-based line number, `text` the line. */
 export class NDJSONError extends SyntaxError {
@@ -16,22 +17,41 @@ export class NDJSONError extends SyntaxError {
   }
 }
 
+/** Options of `decodeNDJSON`. */
+export interface DecodeNDJSONOptions {
+  /**
+   * Longest line held, in characters (UTF-16 code units; bytes for ASCII), without its line end;
+   * a longer one fails with `LineTooLongError` (code `E_LINE_TOO_LONG`, `line` its number).
+   * Default `DEFAULT_MAX_LINE_LENGTH` (64 Mi); `Infinity` for no limit.
+   */
+  maxLineLength?: number;
+}
+
 /**
  * Parses newline-delimited JSON (bytes or text; LF or CRLF) into values, in order, as soon as each
  * line is complete. Blank lines are skipped; a last line without a newline is parsed too. Invalid
- * JSON throws `NDJSONError` naming the line number and quoting the line.
+ * JSON throws `NDJSONError` naming the line number and quoting the line; a line longer than
+ * `maxLineLength` throws `LineTooLongError`. Either stops the source. An unfinished line is kept
+ * as the list of chunks that brought it and joined once, so time is linear in the input.
  */
-export function decodeNDJSON<T = unknown>(input: AsyncIterable<Uint8Array | string>): AsyncIterableX<T> {
-  return fromIterator(() => decodeNDJSONGenerator<T>(input));
+export function decodeNDJSON<T = unknown>(
+  input: AsyncIterable<Uint8Array | string>,
+  options: DecodeNDJSONOptions = {},
+): AsyncIterableX<T> {
+  const maxLineLength = maxLineLengthOption('decodeNDJSON', options.maxLineLength);
+  return fromIterator(() => decodeNDJSONGenerator<T>(input, maxLineLength));
 }
 
-async function* decodeNDJSONGenerator<T>(input: AsyncIterable<Uint8Array | string>): AsyncGenerator<T> {
+async function* decodeNDJSONGenerator<T>(input: AsyncIterable<Uint8Array | string>, max: number): AsyncGenerator<T> {
   const decoder = new TextDecoder('utf-8');
-  let buffer = '';
+  // The unfinished last line: the chunks that had no newline, and their total length.
+  let held: string[] = [];
+  let heldLength = 0;
   let lineNumber = 0;
   const parse = (line: string): { value: T } | undefined => {
     lineNumber++;
     if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.length > max) throw new LineTooLongError('decodeNDJSON', max, line.length, lineNumber);
     if (line.trim() === '') return undefined;
     try {
       return { value: JSON.parse(line) as T };
@@ -39,21 +59,43 @@ async function* decodeNDJSONGenerator<T>(input: AsyncIterable<Uint8Array | strin
       throw new NDJSONError(lineNumber, line, error);
     }
   };
+  const hold = (text: string) => {
+    heldLength += text.length;
+    // One character more than the limit may be the CR of a CRLF still to come.
+    if (heldLength > max + 1 || (heldLength === max + 1 && !text.endsWith('\r'))) {
+      throw new LineTooLongError('decodeNDJSON', max, heldLength, lineNumber + 1);
+    }
+    held.push(text);
+  };
   for await (const chunk of input) {
-    buffer += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    let newline = text.indexOf('\n');
+    if (newline === -1) {
+      hold(text);
+      continue;
+    }
     let start = 0;
-    let newline = buffer.indexOf('\n');
-    while (newline !== -1) {
-      const parsed = parse(buffer.slice(start, newline));
+    if (heldLength > 0) {
+      const line = held.join('') + text.slice(0, newline);
+      held = [];
+      heldLength = 0;
+      const parsed = parse(line);
       if (parsed) yield parsed.value;
       start = newline + 1;
-      newline = buffer.indexOf('\n', start);
+      newline = text.indexOf('\n', start);
     }
-    buffer = buffer.slice(start);
+    while (newline !== -1) {
+      const parsed = parse(text.slice(start, newline));
+      if (parsed) yield parsed.value;
+      start = newline + 1;
+      newline = text.indexOf('\n', start);
+    }
+    if (start < text.length) hold(text.slice(start));
   }
-  buffer += decoder.decode();
-  if (buffer.length > 0) {
-    const parsed = parse(buffer);
+  const rest = held.join('') + decoder.decode();
+  held = [];
+  if (rest.length > 0) {
+    const parsed = parse(rest);
     if (parsed) yield parsed.value;
   }
 }

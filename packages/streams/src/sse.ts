@@ -1,5 +1,6 @@
 import type { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
 import { fromIterator, interruptible } from './iterable.ts';
+import { LineTooLongError, maxLineLengthOption } from './line-limit.ts';
 import { ABANDONED, stopSource } from './stop.ts';
 
 /** One server-sent event. `event` is undefined when the block had no `event:` field. */
@@ -12,19 +13,30 @@ export interface SSEEvent {
   retry?: number;
 }
 
+/** Options of `decodeSSE` and `SSEParser`. */
+export interface DecodeSSEOptions {
+  /**
+   * Longest line held, in characters (UTF-16 code units; bytes for ASCII), its field name
+   * included; a longer one fails with `LineTooLongError` (code `E_LINE_TOO_LONG`). Default
+   * `DEFAULT_MAX_LINE_LENGTH` (64 Mi); `Infinity` for no limit.
+   */
+  maxLineLength?: number;
+}
+
 /**
  * Incremental parser following the WHATWG EventSource rules: CR, LF and CRLF line ends (also
  * when a CRLF is split across chunks), multi-line `data`, comments, `event`/`id`/`retry`, a
  * leading BOM, and no dispatch for a block without data. Text after the last blank line is
- * discarded at the end of the stream, as the spec says.
+ * discarded at the end of the stream, as the spec says. An unfinished line is kept as a list of
+ * the chunks that brought it and joined once its line end arrives, so a long line costs one pass
+ * over its text. `feed` throws `LineTooLongError` for a line longer than `maxLineLength`.
  */
 export class SSEParser {
-  /**
-   * Text after the last line end, as the chunks that brought it: it never holds a line end, so a
-   * long line (a 2 MB base64 image in one `data:` line) is joined once, when its end arrives,
-   * instead of being copied and searched again on every chunk.
-   */
-  #tail: string[] = [];
+  /** The unfinished last line: its first piece, the later chunks that had no line end, their total length. */
+  #held = '';
+  #more: string[] = [];
+  #heldLength = 0;
+  readonly #maxLine: number;
   #pendingCR = false;
   #sawFirst = false;
   #data = '';
@@ -32,6 +44,10 @@ export class SSEParser {
   #event: string | undefined;
   #retry: number | undefined;
   #lastId = '';
+
+  constructor(options: DecodeSSEOptions = {}) {
+    this.#maxLine = maxLineLengthOption('SSEParser', options.maxLineLength);
+  }
 
   /** Feeds decoded text; calls `emit` for every complete event. */
   feed(text: string, emit: (event: SSEEvent) => void): void {
@@ -44,24 +60,33 @@ export class SSEParser {
       this.#pendingCR = false;
       if (text.charCodeAt(0) === 10) text = text.slice(1);
     }
-    if (this.#tail.length > 0) {
-      if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
-        this.#tail.push(text);
+    let buffer = text;
+    let lf = text.indexOf('\n');
+    let cr: number;
+    if (this.#heldLength > 0) {
+      // Still inside a line: only the new text is searched for its end (the held text has none).
+      const skip = this.#heldLength;
+      cr = text.indexOf('\r');
+      if (lf === -1 && cr === -1) {
+        this.#hold(text);
         return;
       }
-      this.#tail.push(text);
-      text = this.#tail.join('');
-      this.#tail = [];
-    }
-    const buffer = text;
+      const more = this.#more;
+      buffer = more.length === 0 ? this.#held + text : this.#held + more.join('') + text;
+      this.#held = '';
+      more.length = 0;
+      this.#heldLength = 0;
+      if (lf !== -1) lf += skip;
+      if (cr !== -1) cr += skip;
+    } else cr = text.indexOf('\r');
     const length = buffer.length;
+    const max = this.#maxLine;
     let start = 0;
-    let lf = buffer.indexOf('\n');
-    let cr = buffer.indexOf('\r');
     if (cr === -1) {
       // LF-only text (what servers send): one indexOf per line, `data:` lines inline, and a
       // single-line event (`data: x` + blank line) dispatched without touching the data buffer.
       while (lf !== -1) {
+        if (lf - start > max) throw new LineTooLongError('decodeSSE', max, lf - start);
         if (lf === start) {
           this.#dispatch(emit);
         } else if (
@@ -90,7 +115,7 @@ export class SSEParser {
         start = lf + 1;
         lf = buffer.indexOf('\n', start);
       }
-      if (start < length) this.#tail.push(buffer.slice(start));
+      if (start < length) this.#hold(buffer.slice(start));
       return;
     }
     while (start < length) {
@@ -111,10 +136,25 @@ export class SSEParser {
           this.#pendingCR = true;
         }
       }
+      if (end - start > max) throw new LineTooLongError('decodeSSE', max, end - start);
       this.#line(buffer, start, end, emit);
       start = next;
     }
-    if (start < length) this.#tail.push(buffer.slice(start));
+    if (start < length) this.#hold(buffer.slice(start));
+  }
+
+  /** Keeps text of the unfinished line, failing once the line is longer than allowed. */
+  #hold(text: string): void {
+    const found = this.#heldLength + text.length;
+    if (found > this.#maxLine) {
+      this.#held = '';
+      this.#more.length = 0;
+      this.#heldLength = 0;
+      throw new LineTooLongError('decodeSSE', this.#maxLine, found);
+    }
+    if (this.#heldLength === 0) this.#held = text;
+    else this.#more.push(text);
+    this.#heldLength = found;
   }
 
   #line(buffer: string, start: number, end: number, emit: (event: SSEEvent) => void): void {
@@ -168,14 +208,23 @@ export class SSEParser {
 /**
  * Parses a server-sent-events byte (or text) stream into events, following the WHATWG rules
  * (see `SSEParser`); UTF-8 characters split across chunks decode whole. Events come out as
- * soon as their blank line arrives. Errors and early stops pass straight through to the source.
+ * soon as their blank line arrives; time is linear in the input, however long its lines. A line
+ * longer than `maxLineLength` fails with `LineTooLongError` (code `E_LINE_TOO_LONG`) and stops
+ * the source. Errors and early stops pass straight through to the source.
  */
-export function decodeSSE(input: AsyncIterable<Uint8Array | string>): AsyncIterableX<SSEEvent> {
-  return fromIterator(() => decodeSSEGenerator(input));
+export function decodeSSE(
+  input: AsyncIterable<Uint8Array | string>,
+  options: DecodeSSEOptions = {},
+): AsyncIterableX<SSEEvent> {
+  const maxLineLength = maxLineLengthOption('decodeSSE', options.maxLineLength);
+  return fromIterator(() => decodeSSEGenerator(input, maxLineLength));
 }
 
-async function* decodeSSEGenerator(input: AsyncIterable<Uint8Array | string>): AsyncGenerator<SSEEvent> {
-  const parser = new SSEParser();
+async function* decodeSSEGenerator(
+  input: AsyncIterable<Uint8Array | string>,
+  maxLineLength: number,
+): AsyncGenerator<SSEEvent> {
+  const parser = new SSEParser({ maxLineLength });
   // The parser strips the one leading BOM the spec allows; the decoder must not strip another.
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const events: SSEEvent[] = [];

@@ -12,8 +12,8 @@ import { type ResumableRetry, readResumable } from '../http/range.ts';
 import type { Dispatcher } from '../http/transport.ts';
 import { FormatError } from '../weights/errors.ts';
 import { partialPath, readSafetensorsHeaderFrom } from '../weights/safetensors.ts';
-import { DownloadError } from './errors.ts';
-import { filenameFromContentDisposition, filenameFromUrl, resolveInside } from './names.ts';
+import { DownloadError, UnsafePathError } from './errors.ts';
+import { filenameFromContentDisposition, filenameFromUrl, resolveInsideFolder } from './names.ts';
 import { type DownloadRequest, DownloadRequestSchema, type DownloadResult } from './schemas.ts';
 import { serverSha256, verifiedSha256 } from './verify.ts';
 
@@ -120,9 +120,9 @@ async function downloadOne(
     let earlyPath: string | undefined;
     if (early !== undefined) {
       try {
-        earlyPath = resolveInside(options.outputDir, early);
+        earlyPath = await resolveInsideFolder(options.outputDir, early);
       } catch (error) {
-        if (request.filename !== undefined) throw error;
+        if (request.filename !== undefined || !(error instanceof UnsafePathError)) throw error;
       }
     }
     if (early !== undefined && earlyPath !== undefined) {
@@ -246,7 +246,7 @@ async function transfer(
               hint: 'pass filename in the request',
             });
           }
-          target = resolveInside(options.outputDir, filename);
+          target = await resolveInsideFolder(options.outputDir, filename);
           named(filename, target);
           await mkdir(dirname(target), { recursive: true });
           const path = partialPath(target);

@@ -1,12 +1,12 @@
 // `download`: verified, resumable file downloads (see the processors README, "Downloads").
-export { DownloadError } from './errors.ts';
+export { DownloadError, UnsafePathError, type UnsafePathReason } from './errors.ts';
 export {
   type DownloadFileOptions,
   type DownloadProgress,
   downloadFile,
   type RetryEvent,
 } from './file.ts';
-export { filenameFromContentDisposition, filenameFromUrl, resolveInside } from './names.ts';
+export { filenameFromContentDisposition, filenameFromUrl, resolveInside, resolveInsideFolder } from './names.ts';
 export {
   DEFAULT_DOWNLOAD_CONCURRENCY,
   type DownloadOptions,

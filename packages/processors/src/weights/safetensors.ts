@@ -12,29 +12,40 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './float16.js';
 /** Largest header a reader accepts, as in the reference implementation. */
 export const MAX_HEADER_SIZE = 100_000_000;
 
-/** Bits per element of every dtype the format defines; arithmetic is done on F32, F16 and BF16 only. */
-export const DTYPE_BITS: Readonly<Record<string, number>> = {
-  BOOL: 8,
-  U8: 8,
-  I8: 8,
-  F8_E5M2: 8,
-  F8_E4M3: 8,
-  F8_E8M0: 8,
-  I16: 16,
-  U16: 16,
-  F16: 16,
-  BF16: 16,
-  I32: 32,
-  U32: 32,
-  F32: 32,
-  C64: 64,
-  F64: 64,
-  I64: 64,
-  U64: 64,
-  F4: 4,
-  F6_E2M3: 6,
-  F6_E3M2: 6,
-};
+/**
+ * Bits per element of every dtype the format defines; arithmetic is done on F32, F16 and BF16 only.
+ * The table has no prototype, so a dtype named `toString` or `__proto__` is as unknown as `F128`;
+ * look names up with `dtypeBits`, which also checks that the name is the table's own.
+ */
+export const DTYPE_BITS: Readonly<Record<string, number>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, number>, {
+    BOOL: 8,
+    U8: 8,
+    I8: 8,
+    F8_E5M2: 8,
+    F8_E4M3: 8,
+    F8_E8M0: 8,
+    I16: 16,
+    U16: 16,
+    F16: 16,
+    BF16: 16,
+    I32: 32,
+    U32: 32,
+    F32: 32,
+    C64: 64,
+    F64: 64,
+    I64: 64,
+    U64: 64,
+    F4: 4,
+    F6_E2M3: 6,
+    F6_E3M2: 6,
+  }),
+);
+
+/** Bits per element of `dtype`, or undefined when the format defines no such dtype. */
+export function dtypeBits(dtype: string): number | undefined {
+  return typeof dtype === 'string' && Object.hasOwn(DTYPE_BITS, dtype) ? DTYPE_BITS[dtype] : undefined;
+}
 
 /** The dtypes `align` does arithmetic on. */
 export type FloatDtype = 'F32' | 'F16' | 'BF16';
@@ -75,7 +86,7 @@ export function elementCount(shape: readonly number[]): number {
 
 /** Bytes of a tensor of `dtype` and `shape`, with checked arithmetic; throws FormatError on overflow or partial bytes. */
 export function tensorByteLength(dtype: string, shape: readonly number[]): number {
-  const bits = DTYPE_BITS[dtype];
+  const bits = dtypeBits(dtype);
   if (bits === undefined) throw new FormatError('unknown-dtype', `unknown dtype ${JSON.stringify(dtype)}`);
   let total = BigInt(bits);
   for (const d of shape) total *= BigInt(d);
@@ -88,7 +99,7 @@ export function tensorByteLength(dtype: string, shape: readonly number[]): numbe
 
 /** Bytes per element of a byte-aligned dtype (F32: 4, BF16: 2, ...). */
 export function dtypeBytes(dtype: string): number {
-  const bits = DTYPE_BITS[dtype];
+  const bits = dtypeBits(dtype);
   if (bits === undefined || bits % 8 !== 0)
     throw new FormatError('unknown-dtype', `dtype ${dtype} has no whole-byte size`);
   return bits / 8;
@@ -118,7 +129,9 @@ export function readHeaderSize(prefix: Uint8Array, fileSize: number, path?: stri
   return Number(n);
 }
 
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+// `ignoreBOM` keeps a leading byte order mark in the text (the default strips it), so the
+// "starts with {" check sees it: the format has no BOM, and the reference reader refuses one.
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Validates a header (the N bytes after the length prefix) against the file size, as WEIGHTS.md lists:
@@ -133,7 +146,13 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
   } catch (cause) {
     throw new FormatError('invalid-utf8', 'header is not valid UTF-8', { path, cause });
   }
-  if (!text.startsWith('{')) throw new FormatError('invalid-header-start', 'header does not start with "{"', { path });
+  if (!text.startsWith('{')) {
+    const found = text.charCodeAt(0) === 0xfeff ? 'a UTF-8 byte order mark' : JSON.stringify(text.slice(0, 1));
+    throw new FormatError('invalid-header-start', `header does not start with "{" (found ${found})`, {
+      path,
+      hint: 'a safetensors header is JSON right after the 8-byte length, with no byte order mark or leading space',
+    });
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -210,14 +229,14 @@ function parseMetadata(value: unknown, path: string | undefined): Record<string,
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new FormatError('invalid-metadata', '__metadata__ is not an object of strings', { path });
   }
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const entries = Object.entries(value as Record<string, unknown>);
+  for (const [k, v] of entries) {
     if (typeof v !== 'string') {
       throw new FormatError('invalid-metadata', `__metadata__.${k} is ${typeof v}, not a string`, { path });
     }
-    out[k] = v;
   }
-  return out;
+  // fromEntries defines own properties: a key named `__proto__` stays a key, not a prototype change.
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function isIndex(v: unknown): v is number {
@@ -229,7 +248,7 @@ function parseEntry(name: string, value: unknown, path: string | undefined): Ten
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('entry is not an object');
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string') throw bad('dtype is not a string');
-  if (DTYPE_BITS[dtype] === undefined) {
+  if (dtypeBits(dtype) === undefined) {
     throw new FormatError('unknown-dtype', `tensor ${JSON.stringify(name)}: unknown dtype ${JSON.stringify(dtype)}`, {
       path,
     });

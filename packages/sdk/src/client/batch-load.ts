@@ -46,10 +46,21 @@ export interface LoadResult {
   cached?: boolean;
   /** Why it failed: the registry's error (unknown package, auth, ...) or the download's (bad status, sha256 mismatch, ...). */
   error?: string;
+  /**
+   * The Sluice code of the failure when the error that caused it has one: a registry error's
+   * (`E_AUTH`, `E_NOT_FOUND`, `E_RATE_LIMIT`, ...; the registry's own code is in `error`), or
+   * `E_UNSAFE_PATH` when the registry's filename would land outside `outputDir`. Absent for
+   * download failures, which `error` describes.
+   */
+  code?: string;
 }
 
-function loadResult(packageId: string, result: DownloadResult, cached: boolean): LoadResult {
-  if (!result.success) return { packageId, success: false, error: result.error ?? 'download failed' };
+function loadResult(packageId: string, result: DownloadResult, cached: boolean, code?: unknown): LoadResult {
+  if (!result.success) {
+    const failed: LoadResult = { packageId, success: false, error: result.error ?? 'download failed' };
+    if (typeof code === 'string' && /^E_[A-Z0-9_]+$/.test(code)) failed.code = code;
+    return failed;
+  }
   const out: LoadResult = {
     packageId,
     success: true,
@@ -110,7 +121,13 @@ export async function batchLoad(client: Client, params: BatchLoadParams, closer:
   let next = 0;
   for await (const p of pipeline(input, { signal })) {
     if (p.substream === 'status') {
-      const metadata = p.metadata as { type?: string; packageId?: string; url?: string; result?: DownloadResult };
+      const metadata = p.metadata as {
+        type?: string;
+        packageId?: string;
+        url?: string;
+        result?: DownloadResult;
+        code?: string;
+      };
       if (metadata.type === 'PackagePurchased' && metadata.packageId && metadata.url) {
         packageByURL.set(metadata.url, metadata.packageId);
       } else if (metadata.type === 'DownloadProgress' && metadata.result) {
@@ -119,14 +136,15 @@ export async function batchLoad(client: Client, params: BatchLoadParams, closer:
       } else if ((metadata.type === 'PackageCached' || metadata.type === 'PurchaseFailed') && metadata.result) {
         // Settled without a download (already on disk, or not bought): reported now, not at its turn.
         if (metadata.packageId)
-          finish(loadResult(metadata.packageId, metadata.result, metadata.type === 'PackageCached'));
+          finish(loadResult(metadata.packageId, metadata.result, metadata.type === 'PackageCached', metadata.code));
       }
       continue;
     }
     if (!isResultPart(p)) continue;
     // One result per distinct package, in input order: whatever was not reported yet is reported now.
     const packageId = distinct[next++];
-    finish(loadResult(packageId, readJSON(p, DownloadResultSchema), p.metadata.cached === true));
+    const cause = p.metadata.cause as { code?: unknown } | undefined;
+    finish(loadResult(packageId, readJSON(p, DownloadResultSchema), p.metadata.cached === true, cause?.code));
   }
   return packageIds.map(
     (id) => results.get(id) ?? { packageId: id, success: false, error: 'the pipeline gave no result for this package' },

@@ -3,7 +3,6 @@
 // `purchasePackages` turns package ids into DownloadRequest parts. The
 // resources' `batchLoad` and `streamAlign` are built from these.
 
-import { join } from 'node:path';
 import {
   type Context,
   jsonPart,
@@ -14,7 +13,7 @@ import {
   partProcessor,
   processor,
 } from '@sluice/core';
-import type { DownloadRequest, DownloadResult } from '@sluice/processors';
+import { type DownloadRequest, type DownloadResult, resolveInsideFolder } from '@sluice/processors';
 import { z } from 'zod';
 import type { Client } from './client.ts';
 import { isVerifiedFile } from './files.ts';
@@ -64,6 +63,9 @@ export interface PurchasePackagesOptions {
    * Look here first: a package whose file is already in this folder with the
    * registry's size and sha256 is not bought again; it comes out as a
    * successful DownloadResult part (metadata `{ packageId, cached: true }`).
+   * A registry filename that would land outside this folder (`../x`, an
+   * absolute path, a symbolic link leading out) fails that package with
+   * `UnsafePathError` (E_UNSAFE_PATH) before it is read or bought.
    */
   outputDir?: string;
   /** Packages handled at once; default 4. */
@@ -137,7 +139,8 @@ export function purchasePackages(client: Client, options: PurchasePackagesOption
       try {
         if (outputDir !== undefined) {
           const pkg = await client.marketplace.getPackage(packageId, { signal: ctx.signal });
-          const path = join(outputDir, pkg.filename);
+          // The registry's name is checked before anything is read or bought: UnsafePathError fails the package.
+          const path = await resolveInsideFolder(outputDir, pkg.filename);
           if (await isVerifiedFile(path, pkg.sizeBytes, pkg.sha256, ctx.signal)) {
             const result: DownloadResult = {
               url: `${client.baseURL}/packages/${encodeURIComponent(packageId)}`,
@@ -180,7 +183,14 @@ export function purchasePackages(client: Client, options: PurchasePackagesOption
         if (ctx.signal.aborted) throw error;
         const failed = failedResult(packageId, error);
         ctx.status(`${packageId}: purchase failed: ${error instanceof Error ? error.message : String(error)}`, {
-          metadata: { type: 'PurchaseFailed', packageId, result: JSON.parse(failed.text ?? '{}') },
+          metadata: {
+            type: 'PurchaseFailed',
+            packageId,
+            result: JSON.parse(failed.text ?? '{}'),
+            ...(typeof (error as { code?: unknown })?.code === 'string'
+              ? { code: (error as { code: string }).code }
+              : {}),
+          },
         });
         return failed;
       }

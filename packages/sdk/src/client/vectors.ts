@@ -2,13 +2,14 @@
 // the `download` processor), and `batchLoad` (./batch-load.ts).
 
 import { stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import {
   DownloadError,
   type DownloadRequest,
   DownloadRequestPart,
   DownloadResultPart,
   download,
+  resolveInsideFolder,
 } from '@sluice/processors';
 import { type BatchLoadParams, batchLoad, type LoadResult } from './batch-load.ts';
 import type { Client } from './client.ts';
@@ -44,7 +45,10 @@ export interface PackageDownload extends DownloadInfo {
    * dropped connection, size and sha256 checked, then renamed into place. A file
    * already there with the right sha256 costs no request. Rejects with
    * `DownloadError` when the file cannot be fetched or verified; nothing
-   * unverified is ever left at `path`.
+   * unverified is ever left at `path`. Saving into a folder, the registry's
+   * filename must name a file inside it (subfolders allowed) and must not reach
+   * through a symbolic link leading out of it: otherwise `save` rejects with
+   * `UnsafePathError` (code `E_UNSAFE_PATH`) before any request or write.
    */
   save(path: string, options?: SaveOptions): Promise<SavedFile>;
 }
@@ -59,20 +63,25 @@ export interface Vectors {
   batchLoad(params: BatchLoadParams): Promise<LoadResult[]>;
 }
 
-async function targetPath(path: string, filename: string): Promise<string> {
-  if (path.endsWith('/')) return join(path, filename);
-  const info = await stat(path).catch(() => undefined);
-  return info?.isDirectory() ? join(path, filename) : path;
+/**
+ * Where `save(path)` writes: `path` itself, or, for a folder (an existing one, or a path ending in '/'), the
+ * registry's filename inside it, checked like the `download` processor checks names (UnsafePathError).
+ */
+async function targetOf(path: string, filename: string): Promise<{ outputDir: string; filename: string }> {
+  const folder = path.endsWith('/') || (await stat(path).catch(() => undefined))?.isDirectory();
+  if (!folder) return { outputDir: dirname(path), filename: basename(path) };
+  await resolveInsideFolder(path, filename);
+  return { outputDir: path, filename };
 }
 
 /** Saves one file with the `download` processor; rejects with DownloadError unless it was verified. */
 export async function saveFile(info: DownloadInfo, path: string, options: SaveOptions & { closer: AbortSignal }) {
-  const target = await targetPath(path, info.filename);
+  const target = await targetOf(path, info.filename);
   const signal = callSignal(options.closer, options.signal);
-  const downloader = download({ outputDir: dirname(target), retries: options.retries, maxConcurrency: 1 });
+  const downloader = download({ outputDir: target.outputDir, retries: options.retries, maxConcurrency: 1 });
   const request: DownloadRequest = {
     url: info.url,
-    filename: basename(target),
+    filename: target.filename,
     sha256: info.sha256,
     size: info.sizeBytes,
   };

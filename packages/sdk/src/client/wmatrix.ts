@@ -14,6 +14,7 @@ import {
   DownloadError,
   DownloadResultPart,
   download,
+  UnsafePathError,
 } from '@sluice/processors';
 import type { Client } from './client.ts';
 import { callSignal } from './marketplace.ts';
@@ -133,7 +134,8 @@ export class AlignmentStream extends AsyncIterableX<AlignmentChunk> {
 
 /**
  * The chunk a part carries. A failed DownloadResult throws: the registry's own error when buying
- * failed with one (`AuthenticationError`, `NotFoundError`, ...: `metadata.cause`), else `DownloadError`
+ * failed with one (`AuthenticationError`, `NotFoundError`, ...: `metadata.cause`), `UnsafePathError`
+ * when the registry's filename would land outside the cache folder, else `DownloadError`
  * (its `cause` the error the purchase failed with, if any).
  */
 function chunkOf(p: Part, packageId: string): AlignmentChunk | undefined {
@@ -143,7 +145,7 @@ function chunkOf(p: Part, packageId: string): AlignmentChunk | undefined {
     const result = DownloadResultPart.read(p);
     if (!result.success) {
       const cause = p.metadata.cause;
-      if (cause instanceof APIError) throw cause;
+      if (cause instanceof APIError || cause instanceof UnsafePathError) throw cause;
       throw new DownloadError(`streamAlign: could not get package ${packageId}: ${result.error}`, {
         packageId,
         url: result.url || undefined,
