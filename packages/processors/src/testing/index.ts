@@ -9,6 +9,8 @@ export {
   startFakeModelServer,
 } from './fake-server.ts';
 export { type LoopbackListener, listenLoopback } from './loopback.ts';
+export { encodeResponses, encodeResponsesStreamError, responsesObject } from './responses.ts';
+export { asJSONArray, wholeReply } from './whole.ts';
 export {
   type EncodeOptions,
   encodeReply,
