@@ -1,7 +1,9 @@
-// A real loopback HTTP server that speaks one model provider's streaming wire
-// format, records what it received, and injects faults on request: failing
-// statuses with headers, a mid-stream error event, a dropped connection, a
-// stall, or a hold that waits for the test before sending the rest.
+// A real loopback HTTP server that speaks one model provider's wire format
+// (streamed, or one whole JSON body for a request that does not stream; the
+// OpenAI server also answers the Responses API), records what it received,
+// and injects faults on request: failing statuses with headers, a mid-stream
+// error event, a dropped connection, a stall, or a hold that waits for the
+// test before sending the rest.
 
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
