@@ -103,10 +103,11 @@ export { type OpenAIImagesOptions, openaiImages } from './models/images/openai-i
 export { imageMimetypeOf } from './models/images/signature.ts';
 export { type LlamaCppOptions, type LlamaCppProcessor, llamaCpp } from './models/llama-cpp.ts';
 export { LocalModelError, MissingPackageError } from './models/llama-cpp-runtime.ts';
-export { isReplayPart, type ToolSpec, UnsupportedPartError } from './models/messages.ts';
+export { isReplayPart, type ToolSpec, UnsupportedOptionError, UnsupportedPartError } from './models/messages.ts';
 export { SERVER_TOOL_SUBSTREAM } from './models/model.ts';
 export { OLLAMA_DEFAULT_PORT, type OllamaOptions, ollama, ollamaHostURL } from './models/ollama.ts';
 export { type OpenAIOptions, openai } from './models/openai.ts';
+export { type OpenAIResponsesOptions, openaiResponses } from './models/openai-responses.ts';
 export type { ModelOptions } from './models/options.ts';
 export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
 export { type SentencesOptions, sentences } from './text/sentences.ts';

@@ -31,8 +31,8 @@ export function useServer(provider: FakeProvider) {
   };
 }
 
-export function describeModelProcessor(provider: FakeProvider, make: ModelFactory): void {
-  describe(`${provider} processor (shared behaviour)`, () => {
+export function describeModelProcessor(provider: FakeProvider, make: ModelFactory, label: string = provider): void {
+  describe(`${label} processor (shared behaviour)`, () => {
     const start = useServer(provider);
     const model = (server: FakeModelServer, options: Partial<ModelOptions> = {}) =>
       make({

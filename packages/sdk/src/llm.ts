@@ -27,6 +27,7 @@ import {
   type Usage as ModelUsage,
   ollama,
   openai,
+  openaiResponses,
   RateLimiter,
   type RateLimitOptions,
   type RetryOptions,
@@ -63,6 +64,11 @@ export type RemoteLLMOptions = Omit<ModelOptions, 'system'> & {
   system?: string;
   /** Where environment variables are read; default `process.env`. */
   env?: Environment;
+  /**
+   * Which OpenAI API to speak ('openai' and the OpenAI-compatible providers only): 'chat' (chat
+   * completions, the default) or 'responses' (`POST /v1/responses`, see `openaiResponses`).
+   */
+  api?: 'chat' | 'responses';
 } & FlowOptions;
 
 /**
@@ -241,6 +247,7 @@ export function createLLM(
     retry: retryOption,
     timeout: timeoutOption,
     rateLimit: rateOption,
+    api,
     ...rest
   } = options as RemoteLLMOptions;
   if (typeof rest.model !== 'string' || rest.model === '') {
@@ -255,7 +262,19 @@ export function createLLM(
     // The key was resolved here; the processor only names this variable in a 401's hint.
     apiKeyEnv: resolved.apiKeyEnv,
   };
-  const factory = { openai, anthropic, ollama, gemini }[resolved.wire];
+  if (api !== undefined && api !== 'chat' && api !== 'responses') {
+    throw new ConfigError(`createLLM('${provider}'): unknown api ${JSON.stringify(api)}`, "use 'chat' or 'responses'");
+  }
+  if (api === 'responses' && resolved.wire !== 'openai') {
+    throw new ConfigError(
+      `createLLM('${provider}'): api 'responses' is the OpenAI Responses API, which ${provider} does not speak`,
+      "leave out api, or use 'openai' (or an OpenAI-compatible provider) with api: 'responses'",
+    );
+  }
+  const factory =
+    api === 'responses'
+      ? (o: ModelOptions) => openaiResponses(o)
+      : { openai, anthropic, ollama, gemini }[resolved.wire];
   // One limiter for every call of this LLM, whatever its per-call options.
   const limiter =
     rateOption === undefined ? undefined : rateOption instanceof RateLimiter ? rateOption : new RateLimiter(rateOption);

@@ -119,3 +119,18 @@ export class UnsupportedPartError extends SluiceError {
     super('E_UNSUPPORTED_PART', `${provider}: ${reason}; ${hint}`, { hint });
   }
 }
+
+/** The error thrown when a model processor is given an option its provider's API cannot honour. */
+export class UnsupportedOptionError extends SluiceError {
+  override name = 'UnsupportedOptionError';
+  declare readonly code: 'E_UNSUPPORTED_OPTION';
+  declare readonly hint: string;
+  readonly option: string;
+  constructor(processor: string, option: string, reason: string, hint?: string) {
+    const advice = hint ?? `leave out '${option}', or use a processor whose API has it`;
+    super('E_UNSUPPORTED_OPTION', `${processor}: the '${option}' option cannot be sent: ${reason}; ${advice}`, {
+      hint: advice,
+    });
+    this.option = option;
+  }
+}

@@ -99,10 +99,14 @@ function describeError(error: unknown): string {
 }
 
 /** The configuration a model processor exposes to `cache()`: everything but secrets and live objects. */
-export function publicConfig(provider: string, options: ModelOptions): Record<string, unknown> {
+export function publicConfig(
+  provider: string,
+  options: ModelOptions,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   // The key variable's name changes no answer: left out so that caches stay shared.
   const { apiKey: _key, apiKeyEnv: _keyEnv, headers: _headers, dispatcher: _dispatcher, ...rest } = options;
-  return { provider, ...rest };
+  return { provider, ...extra, ...rest };
 }
 
 /**
@@ -110,11 +114,13 @@ export function publicConfig(provider: string, options: ModelOptions): Record<st
  * call, and streams the answer part by part as it arrives. Runs are
  * independent and may overlap (the connection pool is shared). Retries are
  * announced as status parts; stopping the run closes the socket at once.
+ * `config` adds to what `cache()` keys on (e.g. which of a provider's APIs is spoken).
  */
 export function modelProcessor(
   provider: string,
   options: ModelOptions,
   build: (parts: readonly Part[], options: ModelOptions) => ModelCall,
+  config: Record<string, unknown> = {},
 ): Processor {
   if (!options || typeof options.model !== 'string' || options.model === '') {
     throw new TypeError(`${provider}: the model option is required, e.g. ${provider}({ model: '...' })`);
@@ -156,5 +162,5 @@ export function modelProcessor(
     },
     { name },
   );
-  return withConfig(p, publicConfig(provider, options));
+  return withConfig(p, publicConfig(provider, options, config));
 }

@@ -1,13 +1,17 @@
-// A real loopback HTTP server that speaks one model provider's streaming wire
-// format, records what it received, and injects faults on request: failing
-// statuses with headers, a mid-stream error event, a dropped connection, a
-// stall, or a hold that waits for the test before sending the rest.
+// A real loopback HTTP server that speaks one model provider's wire format
+// (streamed, or one whole JSON body for a request that does not stream; the
+// OpenAI server also answers the Responses API), records what it received,
+// and injects faults on request: failing statuses with headers, a mid-stream
+// error event, a dropped connection, a stall, or a hold that waits for the
+// test before sending the rest.
 
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { splitIntoTokens } from '../models/tokens.ts';
 import { type FakeImagesOptions, isImageRoute, serveGeminiImage, serveOpenAIImages } from './fake-images.ts';
 import { listenLoopback } from './loopback.ts';
+import { encodeResponses, encodeResponsesStreamError, responsesObject } from './responses.ts';
+import { arrayElement, arrayEnd, asJSONArray, wholeReply } from './whole.ts';
 import {
   type EncodeOptions,
   encodeReply,
@@ -176,10 +180,66 @@ export function messagesOf(provider: FakeProvider, body: unknown): FakeMessage[]
   }
   if (provider === 'anthropic' && record.system !== undefined)
     out.push({ role: 'system', text: textOf(record.system) });
+  if (provider === 'openai' && record.input !== undefined) return responsesMessages(record);
   for (const message of (record.messages as Record<string, unknown>[] | undefined) ?? []) {
     out.push({ role: normalizeRole(message.role), text: textOf(message.content) });
   }
   return out;
+}
+
+/** The conversation of a Responses API body: `instructions`, then the `input` string or items. */
+function responsesMessages(record: Record<string, unknown>): FakeMessage[] {
+  const out: FakeMessage[] = [];
+  if (typeof record.instructions === 'string') out.push({ role: 'system', text: record.instructions });
+  if (typeof record.input === 'string') {
+    out.push({ role: 'user', text: record.input });
+    return out;
+  }
+  for (const item of Array.isArray(record.input) ? (record.input as Record<string, unknown>[]) : []) {
+    if (item?.type === 'function_call_output') out.push({ role: 'tool', text: textOf(item.output) });
+    else if (item?.type === 'function_call') out.push({ role: 'assistant', text: '' });
+    else if (item && typeof item === 'object' && 'role' in item)
+      out.push({ role: normalizeRole(item.role), text: textOf(item.content) });
+  }
+  return out;
+}
+
+/**
+ * Which API a request calls and how it is answered: server-sent events, NDJSON, Gemini's streamed
+ * JSON array, or one whole JSON body (a request that does not stream).
+ */
+interface Route {
+  api: 'chat' | 'responses' | 'messages' | 'ollama' | 'gemini';
+  framing: 'sse' | 'ndjson' | 'json-array' | 'json';
+}
+
+function routeOf(provider: FakeProvider, url: URL, body: unknown): Route | undefined {
+  const streams = (body as { stream?: unknown } | undefined)?.stream;
+  switch (provider) {
+    case 'openai':
+      // Some OpenAI-compatible servers also answer without the /v1 prefix.
+      if (url.pathname === '/v1/chat/completions' || url.pathname === '/chat/completions')
+        return { api: 'chat', framing: streams === true ? 'sse' : 'json' };
+      if (url.pathname === '/v1/responses' || url.pathname === '/responses')
+        return { api: 'responses', framing: streams === true ? 'sse' : 'json' };
+      return undefined;
+    case 'anthropic':
+      return url.pathname === '/v1/messages'
+        ? { api: 'messages', framing: streams === true ? 'sse' : 'json' }
+        : undefined;
+    case 'ollama':
+      // Ollama streams unless told not to (its JS client sends `stream: false` by default).
+      return url.pathname === '/api/chat'
+        ? { api: 'ollama', framing: streams === false ? 'json' : 'ndjson' }
+        : undefined;
+    case 'gemini': {
+      const method = /^\/v1(?:beta)?\/models\/[^/:]+:(streamGenerateContent|generateContent)$/.exec(url.pathname)?.[1];
+      if (method === 'generateContent') return { api: 'gemini', framing: 'json' };
+      if (method === 'streamGenerateContent')
+        return { api: 'gemini', framing: url.searchParams.get('alt') === 'sse' ? 'sse' : 'json-array' };
+      return undefined;
+    }
+  }
 }
 
 function toReply(value: FakeReplyLike): FakeReply {
@@ -237,22 +297,6 @@ function invalidRequest(provider: FakeProvider, req: IncomingMessage, body: unkn
   return undefined;
 }
 
-function expectedPath(provider: FakeProvider, url: URL): boolean {
-  switch (provider) {
-    case 'openai':
-      // Some OpenAI-compatible servers also answer without the /v1 prefix.
-      return url.pathname === '/v1/chat/completions' || url.pathname === '/chat/completions';
-    case 'anthropic':
-      return url.pathname === '/v1/messages';
-    case 'ollama':
-      return url.pathname === '/api/chat';
-    case 'gemini':
-      return (
-        /^\/v1beta\/models\/[^/]+:streamGenerateContent$/.test(url.pathname) && url.searchParams.get('alt') === 'sse'
-      );
-  }
-}
-
 function wait(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
@@ -275,7 +319,6 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
   let streamsStarted = 0;
   const failures = options.fail;
   const keepAliveComments = options.keepAliveComments ?? dialect === 'openrouter';
-  const sse = provider !== 'ollama';
 
   const failureFor = (request: RecordedRequest): FakeFailure | undefined => {
     const index = request.index;
@@ -359,8 +402,9 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     if (options.headersDelayMs) await wait(options.headersDelayMs);
     if (res.destroyed) return;
 
-    const image = isImageRoute(provider, url.pathname, body);
-    if (req.method !== 'POST' || !(image || expectedPath(provider, url))) {
+    const image = req.method === 'POST' && isImageRoute(provider, url.pathname, body);
+    const route = req.method === 'POST' ? routeOf(provider, url, body) : undefined;
+    if (!route && !image) {
       sendError(res, requestId, 404, `fake ${provider} server: no route for ${req.method} ${url.pathname}`);
       return;
     }
@@ -413,6 +457,8 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       else await serveOpenAIImages(imageRequest);
       return;
     }
+    // Not an image request, so it has a route (a request with neither got the 404 above).
+    if (!route) return;
     const replyOption = options.reply ?? 'Hello from the fake model.';
     let reply = toReply(typeof replyOption === 'function' ? replyOption(recorded) : replyOption);
     const last = recorded.messages.at(-1);
@@ -425,23 +471,51 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     const model =
       typeof record.model === 'string'
         ? record.model
-        : (/^\/v1beta\/models\/([^/:]+)/.exec(url.pathname)?.[1] ?? 'fake-model');
+        : (/^\/v1(?:beta)?\/models\/([^/:]+)/.exec(url.pathname)?.[1] ?? 'fake-model');
     const encodeOptions: EncodeOptions = {
       model,
       dialect,
       includeUsage:
         provider !== 'openai' ||
         (record.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true,
+      n: typeof record.n === 'number' && record.n > 1 ? record.n : undefined,
     };
-    const wire = encodeReply(provider, reply, encodeOptions);
+    const ids = { id: `resp_fake_${recorded.index}` };
+    if (route.framing === 'json') {
+      // A request that does not stream gets one body; only `fail` applies (mid-stream faults need a stream).
+      const whole =
+        route.api === 'responses'
+          ? responsesObject(reply, { ...encodeOptions, ...ids })
+          : wholeReply(provider, reply, encodeOptions);
+      res.writeHead(200, { 'content-type': 'application/json', ...requestIdHeader(requestId) });
+      res.end(JSON.stringify(whole));
+      return;
+    }
+    const sse = route.framing === 'sse';
+    const array = route.framing === 'json-array';
+    let wire =
+      route.api === 'responses'
+        ? encodeResponses(reply, { ...encodeOptions, ...ids })
+        : encodeReply(provider, reply, encodeOptions);
+    if (array) wire = asJSONArray(wire);
     const faulty = streamsStarted++ < (options.faultyRequests ?? Number.POSITIVE_INFINITY);
 
     res.writeHead(200, {
-      'content-type': sse ? 'text/event-stream; charset=utf-8' : 'application/x-ndjson',
+      'content-type': sse
+        ? 'text/event-stream; charset=utf-8'
+        : array
+          ? 'application/json; charset=UTF-8'
+          : 'application/x-ndjson',
       'cache-control': 'no-cache',
       ...requestIdHeader(requestId),
     });
     res.flushHeaders();
+    let chunksSent = 0;
+    /** The end of the body: Gemini's JSON array is closed, other framings need nothing. */
+    const finish = async () => {
+      if (array) await write(arrayEnd(chunksSent));
+      res.end();
+    };
 
     const write = async (data: string) => {
       if (res.destroyed) return;
@@ -467,8 +541,15 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
     /** Fires the fault due now, if any (first of: error event, dropped connection, stall); true when the response is over. */
     const fault = async (): Promise<boolean> => {
       if (faultAt(options.streamError?.after)) {
-        await write(encodeStreamError(provider, options.streamError ?? {}, encodeOptions));
-        res.end();
+        const error = options.streamError ?? {};
+        if (route.api === 'responses') await write(encodeResponsesStreamError(error));
+        else if (array) {
+          await write(
+            `${chunksSent === 0 ? '[' : ',\r\n'}${arrayElement(encodeStreamError(provider, error, encodeOptions))}`,
+          );
+          chunksSent++;
+        } else await write(encodeStreamError(provider, error, encodeOptions));
+        await finish();
         return true;
       }
       if (faultAt(options.dropAfter)) {
@@ -500,11 +581,12 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
       if (res.destroyed) return;
       if (keepAliveComments && sse) await write(': OPENROUTER PROCESSING\n\n');
       await write(chunk.data);
+      chunksSent++;
       if (chunk.token) tokensSent++;
     }
     // Faults placed after the last text chunk still fire, before the end.
     if (await fault()) return;
-    res.end();
+    await finish();
   };
 
   const server = createServer((req, res) => {

@@ -13,6 +13,8 @@ export { encodeGGUF, type GGUFTensor, type GGUFValue, type TinyGGUFOptions, tiny
 export { type LoopbackListener, listenLoopback } from './loopback.ts';
 export { crc32, drawPicture, encodePNG, type PictureOptions, PNG_SIGNATURE } from './png.ts';
 export { type RedisServer, RedisServerError, type RedisServerOptions, startRedisServer } from './redis-server.ts';
+export { encodeResponses, encodeResponsesStreamError, responsesObject } from './responses.ts';
+export { asJSONArray, wholeReply } from './whole.ts';
 export {
   type EncodeOptions,
   encodeReply,

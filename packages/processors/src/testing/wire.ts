@@ -53,6 +53,8 @@ export interface EncodeOptions {
   dialect?: OpenAIDialect;
   /** OpenAI: send the usage chunk (the client asked with stream_options.include_usage). Default true. */
   includeUsage?: boolean;
+  /** OpenAI chat completions: the number of choices (request `n`); each chunk is sent once per choice. Default 1. */
+  n?: number;
 }
 
 function tokens(value: string | readonly string[] | undefined): string[] {
@@ -132,7 +134,20 @@ function encodeOpenAI(reply: FakeReply, options: EncodeOptions): WireChunk[] {
     });
   }
   out.push({ data: 'data: [DONE]\n\n', token: false });
-  return out;
+  return options.n && options.n > 1 ? withChoices(out, options.n) : out;
+}
+
+/** Each chunk of choice 0 repeated for choices 1..n-1 (the usage chunk and [DONE] once); tokens counted once. */
+function withChoices(chunks: readonly WireChunk[], n: number): WireChunk[] {
+  return chunks.flatMap((chunk) => {
+    if (!chunk.data.startsWith('data: {')) return [chunk];
+    const payload = JSON.parse(chunk.data.slice('data: '.length)) as { choices: Record<string, unknown>[] };
+    if (payload.choices.length !== 1) return [chunk];
+    return Array.from({ length: n }, (_, index) => ({
+      data: sse({ ...payload, choices: [{ ...payload.choices[0], index }] }),
+      token: chunk.token && index === 0,
+    }));
+  });
 }
 
 function encodeAnthropic(reply: FakeReply, options: EncodeOptions): WireChunk[] {
