@@ -21,7 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { jsonPart } from '@sluice/core';
 import { Agent, request } from 'undici';
-import { download } from '../packages/processors/src/download/index.ts';
+import { DownloadResultPart, download } from '../packages/processors/src/download/index.ts';
 import { check, compare, envInt, fmt, isMain, machine, ratio, report, type Subject } from './harness.ts';
 
 const MiB = 1024 * 1024;
@@ -96,9 +96,7 @@ async function main() {
         const parts = await download({ outputDir, maxConcurrency: CONCURRENCY })(
           indices.map((f) => jsonPart({ url: url(f), sha256: hashes[f], size: FILE_BYTES })),
         ).gather();
-        const ok = parts.filter(
-          (p) => p.mimetype.endsWith('type=DownloadResult') && p.text?.includes('"success":true'),
-        );
+        const ok = parts.filter((p) => DownloadResultPart.is(p) && DownloadResultPart.read(p).success);
         if (ok.length !== FILES) throw new Error(`only ${ok.length} of ${FILES} downloads succeeded`);
       } finally {
         await rm(outputDir, { recursive: true, force: true });

@@ -11,14 +11,14 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jsonPart, type Part, readJSON } from '@sluice/core';
+import { jsonPart, type Part } from '@sluice/core';
 import {
   type AlignmentChunk,
-  AlignmentChunkSchema,
+  AlignmentChunkPart,
   align,
   type DownloadProgressMetadata,
   type DownloadResult,
-  DownloadResultSchema,
+  DownloadResultPart,
   download,
 } from '@sluice/processors';
 import {
@@ -43,7 +43,7 @@ const kib = (bytes: number) => (bytes / 1024).toFixed(1);
 
 /** The AlignmentChunks among a run's parts. */
 async function* chunksOf(parts: AsyncIterable<Part>): AsyncGenerator<AlignmentChunk> {
-  for await (const p of parts) if (p.mimetype.endsWith('type=AlignmentChunk')) yield readJSON(p, AlignmentChunkSchema);
+  for await (const p of parts) if (AlignmentChunkPart.is(p)) yield AlignmentChunkPart.read(p);
 }
 
 export async function main(
@@ -73,8 +73,8 @@ export async function main(
           const { filesCompleted, filesTotal, bytesDone, bytesTotal } = metadata as DownloadProgressMetadata;
           bar.update(filesCompleted, filesTotal, `(${kib(bytesDone)}/${kib(bytesTotal)} KiB)`);
         }
-      } else if (part.mimetype.endsWith('type=DownloadResult')) {
-        downloads.push(readJSON(part, DownloadResultSchema));
+      } else if (DownloadResultPart.is(part)) {
+        downloads.push(DownloadResultPart.read(part));
       }
     }
     bar.done();

@@ -33,6 +33,7 @@ export {
   DEFAULT_PURCHASE_CONCURRENCY,
   isPackageRef,
   PACKAGE_PART_TYPES,
+  PackageRefPart,
   type PurchaseFailureMetadata,
   type PurchasePackagesOptions,
   type PurchaseStatusMetadata,

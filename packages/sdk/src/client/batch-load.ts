@@ -4,12 +4,12 @@
 // (and purchasePackages' for a package already on disk or not bought) tell
 // which package finished, so `onLoaded` fires in completion order.
 
-import { jsonPart, type Part, readJSON } from '@sluice/core';
+import { type Part, readJSON } from '@sluice/core';
 import { type DownloadResult, DownloadResultPart, DownloadResultSchema, download } from '@sluice/processors';
 import type { Client } from './client.ts';
 import { MiB } from './files.ts';
 import { callSignal } from './marketplace.ts';
-import { purchasePackages } from './processors.ts';
+import { PackageRefPart, purchasePackages } from './processors.ts';
 
 /** Default `maxConcurrency` of `batchLoad`. */
 export const DEFAULT_BATCH_CONCURRENCY = 4;
@@ -117,7 +117,7 @@ export async function batchLoad(client: Client, params: BatchLoadParams, closer:
   const pipeline = purchasePackages(client, { outputDir, concurrency: maxConcurrency }).pipe(
     download({ outputDir, maxConcurrency, retries: params.retries }),
   );
-  const input = distinct.map((packageId) => jsonPart({ packageId }, { type: 'PackageRef' }));
+  const input = distinct.map((packageId) => PackageRefPart.make({ packageId }));
   let next = 0;
   for await (const p of pipeline(input, { signal })) {
     if (p.substream === 'status') {

@@ -6,6 +6,7 @@
 import {
   type Context,
   jsonPart,
+  jsonPartType,
   jsonTypeOf,
   type Part,
   type PartProcessor,
@@ -13,7 +14,7 @@ import {
   partProcessor,
   processor,
 } from '@sluice/core';
-import { type DownloadRequest, type DownloadResult, resolveInsideFolder } from '@sluice/processors';
+import { type DownloadRequest, type DownloadResult, DownloadResultPart, resolveInsideFolder } from '@sluice/processors';
 import { z } from 'zod';
 import type { Client } from './client.ts';
 import { isVerifiedFile } from './files.ts';
@@ -74,6 +75,9 @@ export interface PurchasePackagesOptions {
 
 const PackageRefSchema = z.object({ packageId: z.string().min(1) });
 
+/** `application/json; type=PackageRef` parts: `{ packageId }`, a package to buy. */
+export const PackageRefPart = jsonPartType('PackageRef', PackageRefSchema);
+
 function packageIdOf(part: Part): string | undefined {
   if (part.mimetype === 'text/plain' || part.mimetype.startsWith('text/plain;')) {
     const id = part.text?.trim();
@@ -116,7 +120,7 @@ function failedResult(packageId: string, error: unknown): Part {
     error: error instanceof Error ? error.message : String(error),
   };
   const metadata: PurchaseFailureMetadata = { packageId, cause: error };
-  return jsonPart(result, { type: 'DownloadResult', metadata: { ...metadata } });
+  return DownloadResultPart.make(result, { metadata: { ...metadata } });
 }
 
 /**
@@ -155,7 +159,7 @@ export function purchasePackages(client: Client, options: PurchasePackagesOption
             ctx.status(`${packageId}: already in ${outputDir}, not bought again`, {
               metadata: { type: 'PackageCached', packageId, path, result: { ...result } },
             });
-            return jsonPart(result, { type: 'DownloadResult', metadata: { packageId, cached: true } });
+            return DownloadResultPart.make(result, { metadata: { packageId, cached: true } });
           }
         }
         const idempotencyKey =

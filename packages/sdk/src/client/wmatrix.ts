@@ -5,10 +5,10 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { AsyncIterableX } from '@reactivex/ix-esnext-esm/Ix.asynciterable';
-import { jsonPart, jsonTypeOf, type Part, type Processor, readJSON } from '@sluice/core';
+import type { Part, Processor } from '@sluice/core';
 import {
   type AlignmentChunk,
-  AlignmentChunkSchema,
+  AlignmentChunkPart,
   APIError,
   align,
   DownloadError,
@@ -18,7 +18,7 @@ import {
 } from '@sluice/processors';
 import type { Client } from './client.ts';
 import { callSignal } from './marketplace.ts';
-import { purchasePackages } from './processors.ts';
+import { PackageRefPart, purchasePackages } from './processors.ts';
 
 /** Parameters of `wmatrix.streamAlign`. */
 export interface StreamAlignParams {
@@ -140,7 +140,7 @@ export class AlignmentStream extends AsyncIterableX<AlignmentChunk> {
  */
 function chunkOf(p: Part, packageId: string): AlignmentChunk | undefined {
   if (p.substream !== '') return undefined;
-  if (jsonTypeOf(p.mimetype) === 'AlignmentChunk') return readJSON(p, AlignmentChunkSchema);
+  if (AlignmentChunkPart.is(p)) return AlignmentChunkPart.read(p);
   if (DownloadResultPart.is(p)) {
     const result = DownloadResultPart.read(p);
     if (!result.success) {
@@ -185,7 +185,7 @@ export function wmatrix(client: Client, closer: AbortSignal): WMatrix {
         align({ baseWeights, strength, output, layers: params.layers }),
       );
       const signal = callSignal(closer, params.signal);
-      const input = jsonPart({ packageId: vectorPackageId }, { type: 'PackageRef' });
+      const input = PackageRefPart.make({ packageId: vectorPackageId });
       return new AlignmentStream(
         async function* run(runSignal) {
           // `align` writes beside the output path; its folder may not exist yet.
