@@ -34,7 +34,7 @@ import {
   encodeSafetensorsHeader,
   layoutTensors,
   openSafetensors,
-} from '../packages/processors/src/weights/safetensors.ts';
+} from '../packages/processors/src/safetensors/index.ts';
 import { check, compare, envInt, fmt, isMain, machine, pairedRatio, ratio, report, type Subject } from './harness.ts';
 
 const MiB = 1024 * 1024;

@@ -1,4 +1,5 @@
 export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
+export { DeltaConflictError, DtypeError, NonFiniteError, ShapeError, UnmatchedError } from './align/errors.ts';
 export {
   type AlignmentChunk,
   AlignmentChunkPart,
@@ -109,30 +110,7 @@ export { OLLAMA_DEFAULT_PORT, type OllamaOptions, ollama, ollamaHostURL } from '
 export { type OpenAIOptions, openai } from './models/openai.ts';
 export { type OpenAIResponsesOptions, openaiResponses } from './models/openai-responses.ts';
 export type { ModelOptions } from './models/options.ts';
-export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
-export { type SentencesOptions, sentences } from './text/sentences.ts';
-export {
-  chunkDocument,
-  DocumentError,
-  documentText,
-  isDocumentPart,
-  type SummarizeOptions,
-  type SummaryLength,
-  type SummaryStyle,
-  summarize,
-} from './text/summarize.ts';
-export {
-  DeltaConflictError,
-  DtypeError,
-  FormatError,
-  type FormatReason,
-  NonFiniteError,
-  ShapeError,
-  UnmatchedError,
-  WeightsError,
-  type WeightsErrorCode,
-} from './weights/errors.ts';
-export { bf16ToF32, decode16, encode16, f16ToF32, f32ToBf16, f32ToF16 } from './weights/float16.js';
+export { bf16ToF32, decode16, encode16, f16ToF32, f32ToBf16, f32ToF16 } from './safetensors/float16.js';
 export {
   DTYPE_BITS,
   decodeFloats,
@@ -142,6 +120,8 @@ export {
   encodeFloats,
   encodeSafetensorsHeader,
   type FloatDtype,
+  FormatError,
+  type FormatReason,
   INDEX_FILE,
   isFloatDtype,
   layoutTensors,
@@ -158,6 +138,20 @@ export {
   type TensorData,
   type TensorInfo,
   tensorByteLength,
+  WeightsError,
+  type WeightsErrorCode,
   type WeightsModel,
   writeSafetensors,
-} from './weights/safetensors.ts';
+} from './safetensors/index.ts';
+export { extractJSON, JSONOutputError, type JSONOutputOptions, jsonOutput } from './text/json-output.ts';
+export { type SentencesOptions, sentences } from './text/sentences.ts';
+export {
+  chunkDocument,
+  DocumentError,
+  documentText,
+  isDocumentPart,
+  type SummarizeOptions,
+  type SummaryLength,
+  type SummaryStyle,
+  summarize,
+} from './text/summarize.ts';

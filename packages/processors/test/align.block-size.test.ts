@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AlignmentChunk, alignPackage } from '../src/align/index.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { collect, tempFolder, tensorOf } from './fixtures-weights/models.ts';
 
 let dir: string;

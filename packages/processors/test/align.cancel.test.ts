@@ -4,8 +4,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alignPackage, alignWorkerCount } from '../src/align/index.ts';
-import { NonFiniteError } from '../src/weights/errors.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { NonFiniteError } from '../src/index.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { tempFolder, tensorOf } from './fixtures-weights/models.ts';
 
 let dir: string;

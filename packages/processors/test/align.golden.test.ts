@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alignPackage } from '../src/align/index.ts';
-import { readSafetensorsHeader } from '../src/weights/safetensors.ts';
+import { readSafetensorsHeader } from '../src/safetensors/index.ts';
 import { collect, partialsIn, readBytes, readValues, tempFolder, writeGolden } from './fixtures-weights/models.ts';
 
 const L0 = 'model.layers.0.mlp.down_proj.weight';

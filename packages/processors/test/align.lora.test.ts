@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alignPackage } from '../src/align/index.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { collect, readBytes, tempFolder, tensorOf } from './fixtures-weights/models.ts';
 
 let dir: string;

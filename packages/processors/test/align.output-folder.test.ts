@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { jsonPart } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { align, alignPackage, alignWorkerCount } from '../src/align/index.ts';
-import { NonFiniteError } from '../src/weights/errors.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { NonFiniteError } from '../src/index.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { collect, partialsIn, readValues, tempFolder, tensor, writeGolden } from './fixtures-weights/models.ts';
 
 let dir: string;

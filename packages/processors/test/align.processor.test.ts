@@ -7,7 +7,7 @@ import { jsonPart, type Part, readJSON, textPart } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AlignmentChunkSchema, align, alignWorkerCount } from '../src/align/index.ts';
 import { download } from '../src/download/index.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { partialsIn, readValues, tempFolder, tensorOf, writeGolden } from './fixtures-weights/models.ts';
 import { type FileServer, sha256, startFileServer } from './fixtures-weights/server.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alignPackage } from '../src/align/index.ts';
-import { decodeFloats, encodeFloats, writeSafetensors } from '../src/weights/safetensors.ts';
+import { decodeFloats, encodeFloats, writeSafetensors } from '../src/safetensors/index.ts';
 import { collect, readBytes, tempFolder, tensorOf } from './fixtures-weights/models.ts';
 
 let dir: string;

@@ -3,8 +3,8 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alignPackage } from '../src/align/index.ts';
-import { NonFiniteError } from '../src/weights/errors.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { NonFiniteError } from '../src/index.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { collect, partialsIn, readBytes, tempFolder, tensor } from './fixtures-weights/models.ts';
 
 let dir: string;

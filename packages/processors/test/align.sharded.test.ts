@@ -5,8 +5,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alignPackage } from '../src/align/index.ts';
-import { FormatError } from '../src/weights/errors.ts';
-import { readSafetensorsHeader, writeSafetensors } from '../src/weights/safetensors.ts';
+import { FormatError } from '../src/index.ts';
+import { readSafetensorsHeader, writeSafetensors } from '../src/safetensors/index.ts';
 import {
   collect,
   partialsIn,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { jsonPart } from '@sluice/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { align } from '../src/align/index.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { tempFolder, tensorOf } from './fixtures-weights/models.ts';
 
 let dir: string;

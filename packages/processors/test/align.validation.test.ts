@@ -5,8 +5,8 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alignPackage } from '../src/align/index.ts';
-import { DeltaConflictError, DtypeError, FormatError, ShapeError, UnmatchedError } from '../src/weights/errors.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { DeltaConflictError, DtypeError, FormatError, ShapeError, UnmatchedError } from '../src/index.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { collect, readBytes, tempFolder, tensor, writeGolden } from './fixtures-weights/models.ts';
 
 let dir: string;

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadFile } from '../src/download/index.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { writeSafetensors } from '../src/safetensors/index.ts';
 import { partialsIn, tempFolder, tensor } from './fixtures-weights/models.ts';
 import { type FileServer, patterned, sha256, startFileServer } from './fixtures-weights/server.ts';
 

@@ -1,7 +1,7 @@
 // F16 and BF16 conversions: exact decoding, round to nearest with ties to even, overflow to ±Inf,
 // gradual underflow for F16, NaN kept NaN. Checked exhaustively over every 16-bit pattern.
 import { describe, expect, it } from 'vitest';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/weights/float16.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/safetensors/float16.js';
 
 const isNaN16 = (h: number, expMask: number, mantMask: number) => (h & expMask) === expMask && (h & mantMask) !== 0;
 

@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { alignPackage } from '../src/align/index.ts';
 import { downloadFile } from '../src/download/index.ts';
-import { FormatError } from '../src/weights/errors.ts';
+import { FormatError } from '../src/index.ts';
 import {
   DTYPE_BITS,
   dtypeBytes,
   parseSafetensorsHeader,
   readSafetensorsHeader,
   tensorByteLength,
-} from '../src/weights/safetensors.ts';
+} from '../src/safetensors/index.ts';
 import { collect, partialsIn, tempFolder, writeGolden } from './fixtures-weights/models.ts';
 import { type FileServer, startFileServer } from './fixtures-weights/server.ts';
 

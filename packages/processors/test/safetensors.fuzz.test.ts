@@ -6,8 +6,8 @@
 // Deterministic: the seed is fixed (FUZZ_SEED overrides it), and a failure names the mutations applied.
 import type { FileHandle } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { FormatError } from '../src/weights/errors.ts';
-import { MAX_HEADER_SIZE, readSafetensorsHeaderFrom, type TensorInfo } from '../src/weights/safetensors.ts';
+import { FormatError } from '../src/index.ts';
+import { MAX_HEADER_SIZE, readSafetensorsHeaderFrom, type TensorInfo } from '../src/safetensors/index.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5afe7e45);
 const MUTATIONS = 4000;

@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FormatError } from '../src/weights/errors.ts';
+import { FormatError } from '../src/index.ts';
 import {
   encodeSafetensorsHeader,
   MAX_HEADER_SIZE,
@@ -11,7 +11,7 @@ import {
   parseSafetensorsHeader,
   readSafetensorsHeader,
   writeSafetensors,
-} from '../src/weights/safetensors.ts';
+} from '../src/safetensors/index.ts';
 import { readValues, tempFolder, tensor } from './fixtures-weights/models.ts';
 
 let dir: string;

@@ -1,5 +1,5 @@
 // Types of align-kernel.js (plain JavaScript so the align worker can load it without a TypeScript loader).
-import type { FloatDtype } from '../weights/safetensors.ts';
+import type { FloatDtype } from '../safetensors/index.ts';
 
 /** Sums of one block, in f64; `nonFiniteAt` is -1 unless a finite weight became NaN/Inf. */
 export interface BlockStats {

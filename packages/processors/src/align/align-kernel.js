@@ -10,7 +10,7 @@
 // the floating-point dependency chains. The tiling fixes the order of the
 // sums, so results are deterministic for a given block size.
 
-import { F16_TO_F32, f32BitsToF16Bits } from '../weights/float16.js';
+import { F16_TO_F32, f32BitsToF16Bits } from '../safetensors/float16.js';
 
 /** @typedef {'F32' | 'F16' | 'BF16'} FloatDtype */
 

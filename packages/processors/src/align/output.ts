@@ -14,7 +14,7 @@ import {
   type SafetensorsFile,
   type WeightsModel,
   writeFully,
-} from '../weights/safetensors.ts';
+} from '../safetensors/index.ts';
 
 const noop = () => {};
 

@@ -5,7 +5,7 @@
 // matrices in flight, whatever the model size.
 
 import { resolve } from 'node:path';
-import { NonFiniteError, WeightsError } from '../weights/errors.ts';
+import { WeightsError } from '../safetensors/errors.ts';
 import {
   decodeFloats,
   dtypeBytes,
@@ -15,9 +15,10 @@ import {
   openSafetensors,
   type SafetensorsFile,
   type WeightsModel,
-} from '../weights/safetensors.ts';
+} from '../safetensors/index.ts';
 import type { AlignmentChunk } from './align.ts';
 import type { BlockStats } from './align-kernel.js';
+import { NonFiniteError } from './errors.ts';
 import { alignDown, createOutput, DIRECT_MIN_BLOCK, type Output, type OutputFile, PAGE } from './output.ts';
 import { checkBlockBytes, checkLayers, checkStrength, type Modification, type Plan, resolvePlan } from './plan.ts';
 import { addSums, cosine, emptySums, type Sums } from './sums.ts';

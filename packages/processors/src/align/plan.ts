@@ -2,14 +2,15 @@
 // package matched to a base tensor (a full delta, or a LoRA pair `A`/`B` of rank r scaled by alpha / r), names,
 // shapes and dtypes checked, and the base's tensors grouped by layer with the layers to modify marked.
 
-import { DeltaConflictError, DtypeError, FormatError, ShapeError, UnmatchedError } from '../weights/errors.ts';
+import { FormatError } from '../safetensors/errors.ts';
 import {
   isFloatDtype,
   type ModelTensor,
   type SafetensorsFile,
   type TensorInfo,
   type WeightsModel,
-} from '../weights/safetensors.ts';
+} from '../safetensors/index.ts';
+import { DeltaConflictError, DtypeError, ShapeError, UnmatchedError } from './errors.ts';
 
 /** Throws RangeError unless `strength` is finite and 0 <= strength <= 2. */
 export function checkStrength(strength: number): void {

@@ -4,7 +4,7 @@
 // nothing is copied) and answer with the block's sums; the main thread writes the slot out (output.ts).
 
 import { Worker } from 'node:worker_threads';
-import { FormatError } from '../weights/errors.ts';
+import { FormatError } from '../safetensors/errors.ts';
 import type { BlockStats } from './align-kernel.js';
 import { sharedKernelModule } from './align-simd.js';
 import { PAGE } from './output.ts';

@@ -11,7 +11,7 @@ import {
   openSafetensors,
   type TensorData,
   writeSafetensors,
-} from '../../src/weights/safetensors.ts';
+} from '../../src/safetensors/index.ts';
 
 /** A fresh temp folder and its removal. */
 export async function tempFolder(prefix = 'sluice-weights-'): Promise<{ dir: string; remove: () => Promise<void> }> {
