@@ -6,8 +6,8 @@
 import type { Processor } from '@sluice/core';
 import { openai } from '@sluice/processors';
 import { startFakeModelServer } from '@sluice/processors/testing';
+import { serveFetch } from '@sluice/sdk';
 import { createChatApp } from './app.ts';
-import { listen } from './node-adapter.ts';
 
 export const DEMO_REPLY =
   'Streaming means the reply travels as it is made: each token leaves the model, crosses the server and reaches your screen at once, instead of waiting for the whole answer. Sluice keeps every stage of that path cancellable, so pressing Stop closes the model connection too.';
@@ -24,7 +24,7 @@ export async function startChat(options: { model?: Processor; port?: number } = 
     }
   }
   const app = await createChatApp({ model });
-  const server = await listen((request) => app.fetch(request), options.port ?? 0);
+  const server = await serveFetch((request) => app.fetch(request), { port: options.port ?? 0 });
   return {
     url: server.url,
     close: async () => {

@@ -113,6 +113,7 @@ export {
   type ProviderDefaults,
   type RemoteProvider,
 } from './providers.ts';
+export { type FetchHandler, type FetchServer, serveFetch } from './serve-fetch.ts';
 export {
   activeTracing,
   type Call,

@@ -4,12 +4,12 @@
 
 import { jsonPart, type Part, sseResponse } from '@sluice/core';
 import { Fifo } from '@sluice/streams';
+import { serveFetch } from '../../serve-fetch.ts';
 import { newCallId } from '../ids.ts';
 import { type OtlpRequest, spansToCalls } from '../otlp-json.ts';
 import { jsonlStore } from '../store/jsonl.ts';
 import type { Tracing } from '../tracing.ts';
 import type { CallQuery, Feedback, TraceRecord, TraceStore } from '../types.ts';
-import { serve } from './node-http.ts';
 import { VIEWER_PAGE } from './page.ts';
 
 export interface TraceViewerOptions {
@@ -155,7 +155,7 @@ export async function startTraceViewer(options: TraceViewerOptions): Promise<Tra
     return json({ error: 'not found' }, 404);
   };
 
-  const server = await serve(handler, options.port ?? 0, options.host ?? '127.0.0.1');
+  const server = await serveFetch(handler, { port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {

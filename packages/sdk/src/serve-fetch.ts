@@ -1,24 +1,43 @@
-// Serves a Web fetch handler with node:http: the request's signal aborts when the client goes
-// away, and then the response body is cancelled (which stops a pipeline behind sseResponse).
+// Serves a Web fetch handler with node:http (the trace viewer, the chat example, your own app): the
+// request's signal aborts when the client goes away, and then the response body is cancelled,
+// which stops a pipeline behind `sseResponse`.
 
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 
+/** A Web-standard request handler, as Hono's `app.fetch` or a Deno/Bun server's. */
 export type FetchHandler = (request: Request) => Promise<Response> | Response;
 
-export async function serve(
+/** A running `serveFetch` server. */
+export interface FetchServer {
+  /** `http://host:port`. */
+  readonly url: string;
+  readonly server: Server;
+  /** Closes every connection (an open stream included), then the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `handler` on node:http at `host` (default 127.0.0.1) and `port` (default a free one).
+ * Each request's `signal` aborts when its client disconnects, and the response body is then
+ * cancelled, so a pipeline streamed with `sseResponse` stops (its `finally` blocks run). Response
+ * bodies are written with backpressure; a handler that throws answers 500.
+ */
+export async function serveFetch(
   handler: FetchHandler,
-  port: number,
-  host: string,
-): Promise<{ url: string; close(): Promise<void> }> {
+  options: { port?: number; host?: string } = {},
+): Promise<FetchServer> {
+  const port = options.port ?? 0;
+  const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => void handle(handler, req, res));
   server.listen(port, host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   return {
     url: `http://${host}:${address.port}`,
+    server,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
