@@ -455,7 +455,8 @@ export async function writeSafetensors(
     let position = header.length;
     for (const [i, t] of tensors.entries()) {
       const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      const expected = layout[i].dataOffsets[1] - layout[i].dataOffsets[0];
+      const [begin, end] = layout[i]!.dataOffsets;
+      const expected = end - begin;
       if (bytes.length !== expected) {
         throw new RangeError(`tensor ${t.name}: ${bytes.length} bytes given, ${t.dtype}[${t.shape}] needs ${expected}`);
       }
@@ -657,7 +658,7 @@ export function decodeFloats(dtype: string, bytes: Uint8Array): Float64Array<Arr
     case 'F16':
     case 'BF16': {
       const bits = new Uint16Array(own.buffer, own.byteOffset, count);
-      for (let i = 0; i < count; i++) out[i] = dtype === 'F16' ? f16ToF32(bits[i]) : bf16ToF32(bits[i]);
+      for (let i = 0; i < count; i++) out[i] = dtype === 'F16' ? f16ToF32(bits[i]!) : bf16ToF32(bits[i]!);
       break;
     }
     default:
