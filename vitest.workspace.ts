@@ -51,6 +51,18 @@ export const projects = [
     ...resolve,
     test: {
       ...shared,
+      // Builds, packs and installs the packages into a temp project (see packaging/test/install.test.ts).
+      name: 'packaging',
+      root: 'packaging',
+      include: ['test/**/*.test.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 150_000,
+    },
+  },
+  {
+    ...resolve,
+    test: {
+      ...shared,
       name: 'timing',
       root: 'packages/processors',
       include: timingSensitive,
