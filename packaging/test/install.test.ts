@@ -3,11 +3,13 @@
 // source condition), typecheck a .ts file under NodeNext + strict + noUncheckedIndexedAccess with skipLibCheck off,
 // and lint each tarball with publint and @arethetypeswrong/cli.
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -129,6 +131,51 @@ describe('the packed packages, installed into an empty project', () => {
     expect(files.length).toBeGreaterThan(20);
     for (const file of files) expect(file).toMatch(/\/dist\/.+\.d\.ts$/);
     expectOk(run(process.execPath, [tsc, '-p', 'tsconfig.json'], project), 'tsc');
+  });
+
+  it('@sluice/streams and @sluice/core bundle for the browser (esbuild) and run a pipeline in Chromium', async () => {
+    // Resolved from the installed tarballs with the browser conditions: a Node built-in anywhere in the graph
+    // fails the bundle.
+    const bundle = await build({
+      absWorkingDir: project,
+      entryPoints: ['browser.mjs'],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+      metafile: true,
+    });
+    const inputs = Object.keys(bundle.metafile.inputs);
+    expect(inputs.some((file) => /node_modules\/@sluice\/core\/dist\//.test(file))).toBe(true);
+    expect(inputs.some((file) => /node_modules\/@sluice\/streams\/dist\//.test(file))).toBe(true);
+    expect(inputs.filter((file) => file.startsWith('node:') || /\/src\/.*\.ts$/.test(file))).toEqual([]);
+
+    const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    if (!existsSync(executablePath)) {
+      throw new Error(
+        `Chromium not found at ${executablePath}: run bash scripts/install.sh (apt-get install chromium) or set CHROMIUM_PATH`,
+      );
+    }
+    const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(String(error)));
+      await page.goto('about:blank');
+      await page.addScriptTag({ type: 'module', content: bundle.outputFiles[0]!.text });
+      await page.waitForFunction(() => 'sluiceResult' in globalThis, undefined, { timeout: 20_000 });
+      const result = await page.evaluate(() => (globalThis as { sluiceResult?: unknown }).sluiceResult);
+      expect(errors).toEqual([]);
+      expect(result).toMatchObject({ echoed: ['X', 'Y', 'Z'], stopped: true });
+      const { texts, userAgent } = result as { texts: string[]; userAgent: string };
+      expect(texts.map((t) => t.slice(2)).sort()).toEqual(['A', 'B', 'C']);
+      expect(texts.map((t) => t.slice(0, 2))).toEqual(['1:', '2:', '3:']);
+      expect(userAgent).toMatch(/Chrom/);
+    } finally {
+      await browser.close();
+    }
   });
 
   it.each(PACKAGES)('@sluice/%s passes publint and @arethetypeswrong/cli (ESM only)', (name) => {
