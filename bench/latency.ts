@@ -163,7 +163,7 @@ export async function main(): Promise<ScenarioResult> {
     title: `Scenario 4: one part across ${K} stages, µs (median of ${reps} x ${perRep} samples per subject, interleaved)`,
     table,
     checks: [],
-    notes: ['no target in the issue; reported for reference'],
+    notes: ['no target; reported for reference'],
     meta: { ...machine(), K, reps, perRep, warmup },
   };
   report(result);
