@@ -25,9 +25,15 @@ const shared = {
   env: { NODE_OPTIONS: withSourceCondition(process.env.NODE_OPTIONS) },
 };
 
-/** Vite's server conditions with the source condition first, for the tests (run as SSR) and anything else. */
-const conditions = [SOURCE_CONDITION, 'module', 'node', 'development|production'];
-const resolve = { resolve: { conditions }, ssr: { resolve: { conditions, externalConditions: [SOURCE_CONDITION] } } };
+/**
+ * The source condition first, then what the tests resolved with before it: tests run as SSR (`ssr.resolve`); no
+ * `module` there, which would load dependencies' untranspiled ESM builds under Node (@opentelemetry's have
+ * extensionless imports).
+ */
+const resolve = {
+  resolve: { conditions: [SOURCE_CONDITION, 'module', 'node', 'development|production'] },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, 'node', 'development|production'] } },
+};
 
 /** Tests that bound wall-clock behaviour (event-loop lateness, memory): run alone, after the rest. */
 const timingSensitive = ['test/align.memory.test.ts'];
