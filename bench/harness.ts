@@ -35,7 +35,7 @@ export interface Stats {
   readonly cpuSamples: readonly number[];
 }
 
-/** A target of the issue: `value` compared with `threshold` (`<=` or `>=`). */
+/** A target a benchmark checks: `value` compared with `threshold` (`<=` or `>=`). */
 export interface Check {
   readonly target: string;
   readonly value: number;

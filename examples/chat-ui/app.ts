@@ -22,6 +22,8 @@ export async function bundleClient(): Promise<string> {
     bundle: true,
     format: 'esm',
     platform: 'browser',
+    // The workspace packages' TypeScript sources (their `exports` list this condition first), so no build is needed.
+    conditions: ['sluice-source'],
     target: 'es2022',
     write: false,
     minify: true,

@@ -129,7 +129,7 @@ export async function* alignPackage(
     for await (const { k, sums } of layers) {
       // Blocks of later layers may all be written already: an abort must still stop before the commit.
       signal?.throwIfAborted();
-      const layer = plan.layers[k];
+      const layer = plan.layers[k]!;
       addSums(total, sums);
       const chunk: AlignmentChunk = {
         layerIndex: layer.index,
@@ -196,7 +196,7 @@ async function* runLayers(
   };
   /** Settles the oldest blocks until fewer than `limit` are in flight, yielding the layers they complete. */
   async function* settle(limit: number) {
-    while (queue.length > 0 && (inFlight >= limit || 'end' in queue[0])) {
+    while (queue.length > 0 && (inFlight >= limit || 'end' in queue[0]!)) {
       const head = queue.shift()!;
       if ('end' in head) {
         const done = { k: head.end, sums };
@@ -315,7 +315,7 @@ async function runTask(
       const message = { type: 'apply', reads, dtype, wAt, count, s, dAt: slot.d, dDtype: delta.dtype };
       reply = await worker!.call(message, []);
     } else {
-      const cols = tensor.info.shape[1];
+      const cols = tensor.info.shape[1]!;
       const firstRow = Math.floor(first / cols);
       const lastRow = Math.floor((first + count - 1) / cols);
       const bSize = dtypeBytes(modification.b.dtype);

@@ -119,9 +119,10 @@ export function resolvePlan(base: WeightsModel, pkg: SafetensorsFile, layers: re
     if (target.shape.length !== 2 || a.shape.length !== 2 || b.shape.length !== 2) {
       throw new ShapeError(name, `LoRA needs 2-D tensors: base [${target.shape}], A [${a.shape}], B [${b.shape}]`);
     }
-    const [out, inner] = target.shape;
-    const [rank, aCols] = a.shape;
-    const [bRows, bRank] = b.shape;
+    // All three are 2-D (checked just above).
+    const [out, inner] = target.shape as [number, number];
+    const [rank, aCols] = a.shape as [number, number];
+    const [bRows, bRank] = b.shape as [number, number];
     if (rank < 1 || aCols !== inner || bRows !== out || bRank !== rank) {
       throw new ShapeError(
         name,

@@ -157,7 +157,7 @@ export function startWorkers(count: number, arena: Arena): AlignWorker {
   const workers = Array.from({ length: count }, (_, i) => startWorker(arena.memory, arena.statsAt(i)));
   return {
     call(message, transfer) {
-      let best = workers[0];
+      let best = workers[0]!;
       for (const w of workers) if (w.busy < best.busy) best = w;
       return best.call(message, transfer);
     },

@@ -41,7 +41,7 @@ export function fakeModel(options: FakeModelOptions): Processor {
         for (let i = 0; i < chunks.length; i++) {
           const wait = i === 0 ? firstDelayMs : delayMs;
           if (wait > 0) await sleep(wait, ctx.signal);
-          const out = textPart(chunks[i], { role: 'model' });
+          const out = textPart(chunks[i]!, { role: 'model' });
           trace?.event({ type: 'text', text: chunks[i]! }, out);
           yield out;
         }

@@ -20,7 +20,7 @@ export function decodeFloats(dtype: string, bytes: Uint8Array): Float64Array<Arr
     case 'F16':
     case 'BF16': {
       const bits = new Uint16Array(own.buffer, own.byteOffset, count);
-      for (let i = 0; i < count; i++) out[i] = dtype === 'F16' ? f16ToF32(bits[i]) : bf16ToF32(bits[i]);
+      for (let i = 0; i < count; i++) out[i] = dtype === 'F16' ? f16ToF32(bits[i]!) : bf16ToF32(bits[i]!);
       break;
     }
     default:

@@ -36,7 +36,8 @@ export async function writeSafetensors(
     let position = header.length;
     for (const [i, t] of tensors.entries()) {
       const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      const expected = layout[i].dataOffsets[1] - layout[i].dataOffsets[0];
+      const [begin, end] = layout[i]!.dataOffsets;
+      const expected = end - begin;
       if (bytes.length !== expected) {
         throw new RangeError(`tensor ${t.name}: ${bytes.length} bytes given, ${t.dtype}[${t.shape}] needs ${expected}`);
       }

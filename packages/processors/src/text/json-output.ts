@@ -36,7 +36,7 @@ function quote(text: string): string {
  */
 export function extractJSON(text: string): string {
   const fenced = /```[\w+-]*[^\S\n]*\n?([\s\S]*?)```/.exec(text);
-  const body = (fenced ? fenced[1] : text).trim();
+  const body = (fenced?.[1] ?? text).trim();
   if (body.startsWith('{') || body.startsWith('[')) return body;
   const start = body.search(/[[{]/);
   if (start === -1) return body;

@@ -29,7 +29,7 @@ export function sentences(options: SentencesOptions = {}): Processor {
     const merged: string[] = [];
     for (const { segment } of segmenter.segment(text)) {
       const last = merged.length - 1;
-      if (last >= 0 && (segment.trim() === '' || abbreviation.test(merged[last]))) merged[last] += segment;
+      if (last >= 0 && (segment.trim() === '' || abbreviation.test(merged[last]!))) merged[last] += segment;
       else merged.push(segment);
     }
     return merged;
@@ -53,7 +53,7 @@ export function sentences(options: SentencesOptions = {}): Processor {
         head ??= part;
         buffer += part.text ?? '';
         const pieces = split(buffer);
-        for (let i = 0; i < pieces.length - 1; i++) yield make(pieces[i]);
+        for (let i = 0; i < pieces.length - 1; i++) yield make(pieces[i]!);
         buffer = pieces.at(-1) ?? '';
       }
       if (head && buffer !== '') yield make(buffer);

@@ -183,7 +183,7 @@ function storePackage(seed: PackageSeed, model: string): StoredPackage {
   let served = seed.content;
   if (seed.fault === 'corrupt') {
     served = seed.content.slice();
-    if (served.length > 0) served[served.length - 1] ^= 0xff;
+    if (served.length > 0) served[served.length - 1]! ^= 0xff;
   }
   return { meta, content: seed.content, served, fault: seed.fault, contentType: contentTypeOf(filename) };
 }
@@ -276,7 +276,7 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
       (f) => f.route === route && f.left > 0 && (f.packageId === undefined || f.packageId === packageId),
     );
     if (index === -1) return undefined;
-    const fault = faults[index];
+    const fault = faults[index]!;
     fault.left--;
     return fault;
   };
@@ -529,16 +529,18 @@ export async function startRegistryServer(options: RegistryServerOptions = {}): 
       );
       return false;
     };
-    const [version, resource, id, sub] = parts;
+    // Missing segments are '' (each route below also checks how many there are).
+    const [version = '', resource = '', id = '', sub = ''] = parts;
     if (version !== 'v1') {
       sendError(res, 404, 'route_not_found', `no route ${url.pathname}; the API lives under /v1`);
       return;
     }
-    if (resource in KIND_BY_PATH && parts.length === 2) {
+    const kind = Object.hasOwn(KIND_BY_PATH, resource) ? KIND_BY_PATH[resource] : undefined;
+    if (kind !== undefined && parts.length === 2) {
       Object.assign(record, { route: 'search' });
       if (!allow(['GET']) || !authorized()) return;
       if (applyFault(req, res, takeFault('search', undefined))) return;
-      search(res, KIND_BY_PATH[resource], url);
+      search(res, kind, url);
       return;
     }
     if (resource === 'packages' && parts.length === 3) {

@@ -172,7 +172,7 @@ function pathKeys(path: string): (string | number)[] | undefined {
     const start = re.lastIndex;
     const match = re.exec(path);
     if (!match || match.index !== start) return undefined;
-    keys.push(match[1] ?? (match[2] !== undefined ? Number(match[2]) : match[3]));
+    keys.push(match[1] ?? (match[2] !== undefined ? Number(match[2]) : match[3]!));
   }
   return keys;
 }
@@ -180,11 +180,11 @@ function pathKeys(path: string): (string | number)[] | undefined {
 function setPath(root: Record<string, unknown>, keys: (string | number)[], value: unknown, append: boolean): void {
   let node: Record<string | number, unknown> = root;
   for (let i = 0; i < keys.length - 1; i++) {
-    const key = keys[i];
+    const key = keys[i]!;
     if (node[key] === null || typeof node[key] !== 'object') node[key] = typeof keys[i + 1] === 'number' ? [] : {};
     node = node[key] as Record<string | number, unknown>;
   }
-  const last = keys[keys.length - 1];
+  const last = keys[keys.length - 1]!;
   node[last] = append && typeof node[last] === 'string' && typeof value === 'string' ? node[last] + value : value;
 }
 

@@ -191,7 +191,7 @@ export function ollamaHostURL(host: string): string {
     );
   }
   // `new URL` drops a port equal to the scheme's default, so look at what was written.
-  const authority = withScheme.replace(/^[^:]+:\/\//, '').split(/[/?#]/)[0];
+  const authority = withScheme.replace(/^[^:]+:\/\//, '').split(/[/?#]/)[0] ?? '';
   if (!explicitScheme && !/:\d+$/.test(authority)) url.port = String(OLLAMA_DEFAULT_PORT);
   return url.origin + url.pathname.replace(/\/+$/, '');
 }
