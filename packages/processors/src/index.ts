@@ -103,7 +103,7 @@ export { type GeminiOptions, gemini } from './models/gemini.ts';
 export { type OpenAIImagesOptions, openaiImages } from './models/images/openai-images.ts';
 export { imageMimetypeOf } from './models/images/signature.ts';
 export { type LlamaCppOptions, type LlamaCppProcessor, llamaCpp } from './models/llama-cpp.ts';
-export { LocalModelError, MissingPackageError } from './models/llama-cpp-runtime.ts';
+export { LocalModelError, MissingPackageError } from './models/llama-cpp-errors.ts';
 export { isReplayPart, type ToolSpec, UnsupportedOptionError, UnsupportedPartError } from './models/messages.ts';
 export { SERVER_TOOL_SUBSTREAM } from './models/model.ts';
 export { OLLAMA_DEFAULT_PORT, type OllamaOptions, ollama, ollamaHostURL } from './models/ollama.ts';

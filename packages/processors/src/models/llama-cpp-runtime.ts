@@ -2,37 +2,10 @@
 // llamaCpp() processor first runs, a missing package is an error naming what to install, and the
 // native binding is chosen from prebuilt binaries only (never downloaded or built at run time).
 
-import { SluiceError } from '@sluice/streams';
+import { LocalModelError, MissingPackageError } from './llama-cpp-errors.ts';
 
 /** The exact version of node-llama-cpp this processor is written and tested against. */
 export const NODE_LLAMA_CPP_VERSION = '3.21.1';
-
-/** An optional package the processor needs is not installed. */
-export class MissingPackageError extends SluiceError {
-  override name = 'MissingPackageError';
-  declare readonly code: 'E_MISSING_PACKAGE';
-  declare readonly hint: string;
-  /** The package to install, e.g. 'node-llama-cpp'. */
-  readonly packageName: string;
-  constructor(who: string, packageName: string, version: string, cause?: unknown) {
-    const hint = `install it next to @sluice/processors: npm install ${packageName}@${version} (or pnpm add ${packageName}@${version})`;
-    super('E_MISSING_PACKAGE', `${who}: the optional package ${packageName} is not installed; ${hint}`, {
-      hint,
-      cause,
-    });
-    this.packageName = packageName;
-  }
-}
-
-/** The in-process model could not be loaded or run: no native binary, no GPU build, a bad model file. */
-export class LocalModelError extends SluiceError {
-  override name = 'LocalModelError';
-  declare readonly code: 'E_LOCAL_MODEL';
-  declare readonly hint: string;
-  constructor(message: string, hint: string, cause?: unknown) {
-    super('E_LOCAL_MODEL', `${message}; ${hint}`, { hint, cause });
-  }
-}
 
 /** The module node-llama-cpp, as `import()` gives it. */
 export type LlamaCppModule = typeof import('node-llama-cpp');

@@ -7,7 +7,8 @@ import type { Part, Processor } from '@sluice/core';
 import { processor } from '@sluice/core';
 import { Semaphore } from '@sluice/streams';
 import { withConfig } from './config.ts';
-import { type Llama, LocalModelError, loadBinding } from './llama-cpp-runtime.ts';
+import { LocalModelError } from './llama-cpp-errors.ts';
+import { type Llama, loadBinding } from './llama-cpp-runtime.ts';
 import { toConversation, UnsupportedPartError } from './messages.ts';
 import { eventToPart } from './model.ts';
 
@@ -50,7 +51,7 @@ interface Loaded {
 }
 
 /** The chat history node-llama-cpp expects, ending with the model turn to complete (a prefill continues). */
-export function chatHistoryOf(parts: readonly Part[]): ChatHistoryItem[] {
+function chatHistoryOf(parts: readonly Part[]): ChatHistoryItem[] {
   const conversation = toConversation(parts);
   const history: ChatHistoryItem[] = [];
   if (conversation.system !== undefined) history.push({ type: 'system', text: conversation.system });

@@ -57,7 +57,7 @@ export function readHeaderSize(prefix: Uint8Array, fileSize: number, path?: stri
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * Validates a header (the N bytes after the length prefix) against the file size, as WEIGHTS.md lists:
+ * Validates a header (the N bytes after the length prefix) against the file size, checking what the format requires:
  * UTF-8, JSON object, string metadata, no duplicate names, known dtypes, contiguous offsets from 0,
  * sizes that match shapes, data ending exactly at the file's end. Throws FormatError with the reason.
  */
