@@ -10,9 +10,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('docs/errors.md', () => {
   it('lists every error code the sources use', () => {
-    const sources = execFileSync('git', ['ls-files', '-z', 'packages/*/src'], { cwd: ROOT, encoding: 'utf8' })
+    const sources = execFileSync('git', ['ls-files', '-z', '--', 'packages'], { cwd: ROOT, encoding: 'utf8' })
       .split('\0')
-      .filter((file) => /\.(ts|js)$/.test(file));
+      .filter((file) => /^packages\/[^/]+\/src\/.*\.(ts|js)$/.test(file));
     const codes = new Set<string>();
     for (const file of sources) {
       for (const match of readFileSync(join(ROOT, file), 'utf8').matchAll(/'(E_[A-Z0-9_]+)'/g)) codes.add(match[1]!);
