@@ -35,7 +35,19 @@ import {
   layoutTensors,
   openSafetensors,
 } from '../packages/processors/src/safetensors/index.ts';
-import { check, compare, envInt, fmt, isMain, machine, pairedRatio, ratio, report, type Subject } from './harness.ts';
+import {
+  check,
+  compare,
+  envInt,
+  fmt,
+  isMain,
+  machine,
+  median,
+  pairedRatio,
+  ratio,
+  report,
+  type Subject,
+} from './harness.ts';
 
 const MiB = 1024 * 1024;
 const LAYERS = 64;
@@ -44,6 +56,8 @@ const REPS = envInt('BENCH_REPS', 5);
 const BLOCK = envInt('BENCH_ALIGN_BLOCK_MIB', 1) * MiB;
 /** 1: time the kernels only (SIMD and JS), without the fixtures and the align runs. */
 const KERNELS_ONLY = envInt('BENCH_ALIGN_KERNELS', 0) === 1;
+/** 1: align F32 and BF16 and the parts of their floor only (no 2-worker runs, no JS kernels, no worker start). */
+const FLOOR_ONLY = envInt('BENCH_ALIGN_FLOOR', 0) === 1;
 
 /** Writes a model of LAYERS tensors of 4 MiB each, filled by `fill` into one reused buffer. */
 async function writeModel(path: string, dtype: 'F32' | 'BF16', fill: (layer: number, bytes: Uint8Array) => void) {
@@ -128,9 +142,9 @@ async function main() {
       await moveAside(output);
     };
 
-    const readOnly = async () => {
-      const base = await openSafetensors(paths.f32);
-      const delta = await openSafetensors(paths.f32Delta);
+    const readOnly = (dtype: 'F32' | 'BF16') => async () => {
+      const base = await openSafetensors(dtype === 'F32' ? paths.f32 : paths.bf16);
+      const delta = await openSafetensors(dtype === 'F32' ? paths.f32Delta : paths.bf16Delta);
       const a = new Uint8Array(BLOCK);
       const b = new Uint8Array(BLOCK);
       try {
@@ -196,13 +210,13 @@ async function main() {
 
     // Writes as align does: from shared WebAssembly memory (page-aligned), O_DIRECT where the file system takes
     // it, a few blocks in flight, then fsync.
-    const writeOnly = async () => {
+    const writeOnly = (bytes: number) => async () => {
       const path = join(dir, 'write.bin');
       const handle = await open(path, 'w');
       const direct = await open(path, fsConstants.O_WRONLY | (fsConstants.O_DIRECT ?? 0)).catch(() => handle);
       try {
         const inFlight = new Set<Promise<unknown>>();
-        for (let at = 0; at < MODEL_BYTES; at += BLOCK) {
+        for (let at = 0; at < bytes; at += BLOCK) {
           while (inFlight.size >= 8) await Promise.race(inFlight);
           const p = direct.write(new Uint8Array(memory.buffer, at % (8 * BLOCK), BLOCK), 0, BLOCK, at);
           inFlight.add(p);
@@ -241,19 +255,34 @@ async function main() {
       { name: 'kernel BF16', run: kernelOnly('BF16') },
       { name: 'kernel BF16, JS', run: jsKernelOnly('BF16') },
     ];
+    // The floor's parts: reads and writes of each dtype's bytes (a BF16 model is 256 MiB of weights, so its files
+    // hold the same bytes as F32's) and the SIMD kernels.
+    const parts: Subject[] = [
+      { name: 'read F32', run: readOnly('F32') },
+      { name: 'read BF16', run: readOnly('BF16') },
+      { name: 'kernel F32', run: kernelOnly('F32') },
+      { name: 'kernel BF16', run: kernelOnly('BF16') },
+      { name: 'write', run: writeOnly(MODEL_BYTES) },
+    ];
     const subjects: Subject[] = KERNELS_ONLY
       ? [{ name: 'baseline', run: baseline }, ...kernels]
-      : [
-          { name: 'baseline', run: baseline },
-          { name: 'align F32', run: alignRun(paths.f32, paths.f32Delta) },
-          { name: 'align BF16', run: alignRun(paths.bf16, paths.bf16Delta) },
-          { name: 'align F32, 2 workers', run: alignRun(paths.f32, paths.f32Delta, 2) },
-          { name: 'align BF16, 2 workers', run: alignRun(paths.bf16, paths.bf16Delta, 2) },
-          { name: 'read', run: readOnly },
-          ...kernels,
-          { name: 'write', run: writeOnly },
-          { name: 'worker start', run: workerStart },
-        ];
+      : FLOOR_ONLY
+        ? [
+            { name: 'baseline', run: baseline },
+            { name: 'align F32', run: alignRun(paths.f32, paths.f32Delta) },
+            { name: 'align BF16', run: alignRun(paths.bf16, paths.bf16Delta) },
+            ...parts,
+          ]
+        : [
+            { name: 'baseline', run: baseline },
+            { name: 'align F32', run: alignRun(paths.f32, paths.f32Delta) },
+            { name: 'align BF16', run: alignRun(paths.bf16, paths.bf16Delta) },
+            { name: 'align F32, 2 workers', run: alignRun(paths.f32, paths.f32Delta, 2) },
+            { name: 'align BF16, 2 workers', run: alignRun(paths.bf16, paths.bf16Delta, 2) },
+            ...parts.filter((p) => !p.name.startsWith('kernel')),
+            ...kernels,
+            { name: 'worker start', run: workerStart },
+          ];
     const results = await compare(subjects, { reps: REPS, warmup: 1, label: 'align' });
     const ms = (name: string) => results.get(name)!.median;
     const throughput = (name: string) => MODEL_BYTES / MiB / (ms(name) / 1000);
@@ -261,15 +290,29 @@ async function main() {
     // timed in the same repetition (steadier than a ratio of medians while the shared machine's load drifts).
     const simdSpeedUp = (dtype: 'F32' | 'BF16', cpu = false) =>
       pairedRatio(results.get(`kernel ${dtype}, JS`)!, results.get(`kernel ${dtype}`)!, cpu);
-    const kernelChecks = [
-      check('kernel F32: SIMD speed-up over the JS kernel', simdSpeedUp('F32'), '>=', 1, 'x'),
-      check('kernel BF16: SIMD speed-up over the JS kernel', simdSpeedUp('BF16'), '>=', 1, 'x'),
-    ];
+    // The floor of one align run: max(read, kernel, write + fsync) of its dtype, each timed alone in the same
+    // repetition; align / floor is the median over repetitions of the per-repetition ratio (and its spread).
+    const floorRatios = (dtype: 'F32' | 'BF16') => {
+      const part = (name: string) => results.get(name)!.samples;
+      const [read, kernel, write] = [part(`read ${dtype}`), part(`kernel ${dtype}`), part('write')];
+      const floors = read.map((r, i) => Math.max(r, kernel[i]!, write[i]!));
+      const ratios = results.get(`align ${dtype}`)!.samples.map((a, i) => a / floors[i]!);
+      return { floor: median(floors), ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+    };
+    const floors = KERNELS_ONLY ? undefined : { F32: floorRatios('F32'), BF16: floorRatios('BF16') };
+    const kernelChecks = FLOOR_ONLY
+      ? []
+      : [
+          check('kernel F32: SIMD speed-up over the JS kernel', simdSpeedUp('F32'), '>=', 1, 'x'),
+          check('kernel BF16: SIMD speed-up over the JS kernel', simdSpeedUp('BF16'), '>=', 1, 'x'),
+        ];
     const alignChecks = KERNELS_ONLY
       ? []
       : [
           check('align F32 vs baseline', ms('baseline') / ms('align F32'), '>=', 0.5, 'x'),
           check('align BF16 vs baseline', ms('baseline') / ms('align BF16'), '>=', 0.3, 'x'),
+          check('align F32 vs its floor, max(read, kernel, write + fsync)', floors!.F32.ratio, '<=', 1.3, 'x'),
+          check('align BF16 vs its floor, max(read, kernel, write + fsync)', floors!.BF16.ratio, '<=', 1.3, 'x'),
         ];
     const rows = [
       ['subject', 'median ms', 'min ms', 'max ms', 'cpu ms', 'MiB/s', 'vs baseline'],
@@ -292,15 +335,34 @@ async function main() {
       table: rows,
       checks: [...alignChecks, ...kernelChecks],
       notes: [
+        ...(floors
+          ? (['F32', 'BF16'] as const).map(
+              (dtype) =>
+                `align ${dtype} / floor (max of read ${dtype}, kernel ${dtype}, write per repetition; median ` +
+                `${fmt(floors[dtype].floor, 1)} ms): median ${ratio(floors[dtype].ratio)}, ` +
+                `spread ${ratio(floors[dtype].min)}-${ratio(floors[dtype].max)}`,
+            )
+          : []),
         'baseline: in-memory Float32Array w[i] += s * d[i] over 64 Mi floats (no I/O, no norms, no rounding checks)',
         'read / kernel / write / worker start: parts of align timed alone; align overlaps them (worker + libuv threads)',
         'align includes fsync of the 256 MiB output and the rename (not the deletion); the page cache holds the inputs',
         'cpu ms: process CPU time (all threads); the machine is shared, so wall-clock ratios move with its load',
-        `SIMD speed-up over the JS kernel (median of per-repetition JS / SIMD time): F32 ${ratio(simdSpeedUp('F32'))} ` +
-          `(CPU time ${ratio(simdSpeedUp('F32', true))}), BF16 ${ratio(simdSpeedUp('BF16'))} ` +
-          `(CPU time ${ratio(simdSpeedUp('BF16', true))})`,
+        ...(FLOOR_ONLY
+          ? []
+          : [
+              `SIMD speed-up over the JS kernel (median of per-repetition JS / SIMD time): F32 ${ratio(simdSpeedUp('F32'))} ` +
+                `(CPU time ${ratio(simdSpeedUp('F32', true))}), BF16 ${ratio(simdSpeedUp('BF16'))} ` +
+                `(CPU time ${ratio(simdSpeedUp('BF16', true))})`,
+            ]),
       ],
-      meta: { ...machine(), blockBytes: BLOCK, reps: REPS, modelBytes: MODEL_BYTES, kernelsOnly: KERNELS_ONLY },
+      meta: {
+        ...machine(),
+        blockBytes: BLOCK,
+        reps: REPS,
+        modelBytes: MODEL_BYTES,
+        kernelsOnly: KERNELS_ONLY,
+        floorOnly: FLOOR_ONLY,
+      },
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
