@@ -21,7 +21,7 @@ export interface BatchLoadParams {
   outputDir: string;
   /** Files downloading at once (the registry sees no more), and purchases at once; default 4. */
   maxConcurrency?: number;
-  /** Retries of each download (transient failures, resumed with Range); default 3. */
+  /** Retries of each download (transient failures, resumed with Range); default 2 (HTTP_DEFAULTS.maxRetries). */
   retries?: number;
   /** Called after each package finished (success or not); `completed` counts input entries. */
   onProgress?: (progress: { completed: number; total: number }) => void;

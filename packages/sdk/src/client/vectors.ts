@@ -30,7 +30,7 @@ export interface SavedFile {
 export interface SaveOptions {
   /** Aborting stops the download and deletes the partial file; `save` rejects with `signal.reason`. */
   signal?: AbortSignal;
-  /** Retries of transient failures, resuming with Range where the server allows; default 3 (the `download` processor's). */
+  /** Retries of transient failures, resuming with Range where the server allows; default 2 (the `download` processor's, HTTP_DEFAULTS.maxRetries). */
   retries?: number;
 }
 
