@@ -1,9 +1,9 @@
 // op(fn): every call of fn is a call in the trace, child of the call open where it is made (an
 // op awaiting it, a processor's fn, a traced run), and parent of the calls it makes in turn.
 
-import { activeCall, callStorage } from './context.ts';
+import { callStorage } from './context.ts';
 import { isAbortError, type LiveCall } from './live-call.ts';
-import { type Tracing, tracingFor } from './tracing.ts';
+import { edgeCall, type Tracing, tracingFor } from './tracing.ts';
 
 export interface OpOptions {
   /** The op name; default the function's name. */
@@ -31,7 +31,7 @@ export function op<F extends (...args: never[]) => Promise<unknown> | AsyncItera
   const generator = fn.constructor?.name === 'AsyncGeneratorFunction';
   const target = fn as unknown as (...a: unknown[]) => unknown;
   const wrapper = function (this: unknown, ...args: unknown[]): unknown {
-    const parent = activeCall();
+    const parent = edgeCall();
     const tracing = tracingFor(parent, options.tracing);
     if (!tracing) return target.apply(this, args);
     const inputs: Record<string, unknown> = {};

@@ -9,6 +9,7 @@ import { TraceError } from './errors.ts';
 import { newCallId, newTraceId } from './ids.ts';
 import { type CallSink, LiveCall } from './live-call.ts';
 import { checkName, digestOf, parseRef } from './objects.ts';
+import { isForeignParent, loadOtelBridge, otelParent } from './otel-bridge.ts';
 import { objectRef } from './query.ts';
 import { jsonlStore } from './store/jsonl.ts';
 import type { Call, CallQuery, Feedback, StoredObject, TraceExporter, TraceStore } from './types.ts';
@@ -65,12 +66,17 @@ export function tracingFor(parent: unknown, explicit?: Tracing): TracingImpl | u
   return open[open.length - 1];
 }
 
+/** The call open in the current async context: ours, else the application's active OTel span. */
+export function edgeCall(): unknown {
+  return activeCall() ?? otelParent();
+}
+
 function installHooks(): void {
   setTraceHooks(
     open.length === 0
       ? undefined
       : {
-          edge: activeCall,
+          edge: edgeCall,
           start: (parent, info) => tracingFor(parent)?.startCall(parent, info),
         },
   );
@@ -96,6 +102,7 @@ export async function initTracing(options: TracingOptions = {}): Promise<Tracing
     options.recordContent ?? true,
     options.maxCapturedBytes ?? TRACING_DEFAULTS.maxCapturedBytes,
   );
+  await loadOtelBridge();
   open.push(tracing);
   installHooks();
   return tracing;
@@ -132,9 +139,10 @@ class TracingImpl implements Tracing, CallSink {
     info: CallStart & { displayName?: string; inputValue?: { value: unknown }; inputParts?: boolean },
   ): LiveCall {
     const up = parent instanceof LiveCall && !parent.ended ? parent : undefined;
+    const foreign = !up && isForeignParent(parent) ? parent : undefined;
     const record: Call = {
       id: newCallId(),
-      traceId: up ? up.record.traceId : newTraceId(),
+      traceId: up ? up.record.traceId : foreign ? foreign.traceId : newTraceId(),
       project: this.project,
       op: info.op,
       kind: info.kind,
@@ -145,6 +153,7 @@ class TracingImpl implements Tracing, CallSink {
       summary: {},
       feedback: [],
     };
+    if (foreign) record.parentId = foreign.spanId;
     if (up) {
       record.parentId = up.record.id;
       up.record.summary.children = (up.record.summary.children ?? 0) + 1;
