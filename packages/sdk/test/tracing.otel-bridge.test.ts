@@ -76,4 +76,45 @@ describe('OpenTelemetry bridge', () => {
     expect(outside.traceId).not.toBe(spanContext!.traceId);
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['request']);
   });
+
+  it('OTel code awaited inside an op or an async part function sees the call as the active span', async () => {
+    exporter.reset();
+    const tracer = trace.getTracer('app');
+    const seen: { op: string; traceId?: string; spanId?: string }[] = [];
+    const fetchThing = async (name: string) => {
+      await Promise.resolve();
+      const active = trace.getActiveSpan()?.spanContext();
+      seen.push({ op: name, traceId: active?.traceId, spanId: active?.spanId });
+      // An instrumented library starting a span of its own.
+      tracer.startSpan(`lib:${name}`).end();
+    };
+    const ask = op(async function ask(q: string) {
+      await fetchThing(q);
+      return q;
+    });
+    const step = traced(
+      partProcessor(
+        async (p: Part) => {
+          await fetchThing('step');
+          return p;
+        },
+        { name: 'step' },
+      ),
+    );
+    await ask('q');
+    await step(['x']).gather();
+    const calls: { id: string; op: string; traceId: string }[] = [];
+    for await (const c of tracing.calls()) calls.push(c);
+    const askCall = calls.find((c) => c.op === 'ask')!;
+    const stepCall = calls.find((c) => c.op === 'step')!;
+    expect(seen).toEqual([
+      { op: 'q', traceId: askCall.traceId, spanId: askCall.id },
+      { op: 'step', traceId: stepCall.traceId, spanId: stepCall.id },
+    ]);
+    const libSpans = exporter.getFinishedSpans();
+    expect(libSpans.map((s) => [s.name, s.spanContext().traceId, s.parentSpanContext?.spanId])).toEqual([
+      ['lib:q', askCall.traceId, askCall.id],
+      ['lib:step', stepCall.traceId, stepCall.id],
+    ]);
+  });
 });

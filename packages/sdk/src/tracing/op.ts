@@ -1,8 +1,8 @@
 // op(fn): every call of fn is a call in the trace, child of the call open where it is made (an
 // op awaiting it, a processor's fn, a traced run), and parent of the calls it makes in turn.
 
-import { callStorage } from './context.ts';
 import { isAbortError, type LiveCall } from './live-call.ts';
+import { runInCall } from './otel-bridge.ts';
 import { edgeCall, type Tracing, tracingFor } from './tracing.ts';
 
 export interface OpOptions {
@@ -47,7 +47,7 @@ export function op<F extends (...args: never[]) => Promise<unknown> | AsyncItera
       }
     }
     const begin = () => tracing.startCall(parent, { op: name, kind: 'op', inputValue: { value: inputs }, displayName });
-    const invoke = (live: LiveCall) => callStorage.run(live, () => target.apply(this, args));
+    const invoke = (live: LiveCall) => runInCall(live, () => target.apply(this, args));
     if (generator) {
       return observe(() => {
         const live = begin();
@@ -98,13 +98,11 @@ function observe(open: () => [LiveCall, AsyncIterator<unknown>]): AsyncIterableI
     next(...value: [] | [unknown]) {
       opened ??= open();
       const [live, it] = opened;
-      return callStorage
-        .run(live, () => it.next(...value))
-        .then((r) => {
-          if (r.done) live.end({ status: 'ok' });
-          else live.outputValue(r.value, true);
-          return r;
-        }, fail(live));
+      return runInCall(live, () => it.next(...value)).then((r) => {
+        if (r.done) live.end({ status: 'ok' });
+        else live.outputValue(r.value, true);
+        return r;
+      }, fail(live));
     },
     async return(value?: unknown) {
       if (!opened) return { done: true, value };

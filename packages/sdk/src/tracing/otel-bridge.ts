@@ -1,9 +1,12 @@
 // The optional bridge to an application's own OpenTelemetry tracer: when `@opentelemetry/api` is
 // installed (an optional peer dependency), a pipeline or op started inside an active OTel span
-// takes that span as its parent (same traceId, parentId the span's id). Loaded once by
-// initTracing; without the package nothing changes.
+// takes that span as its parent (same traceId, parentId the span's id), and OTel code run inside
+// a call (awaited by an op or an async part function, or in a stream processor) sees the call as
+// the active span. Loaded once by initTracing; without the package nothing changes.
 
 import type * as OtelApi from '@opentelemetry/api';
+import { callStorage } from './context.ts';
+import type { LiveCall } from './live-call.ts';
 
 let api: typeof OtelApi | undefined;
 let loading: Promise<void> | undefined;
@@ -38,4 +41,27 @@ export function otelParent(): ForeignParent | undefined {
 
 export function isForeignParent(value: unknown): value is ForeignParent {
   return typeof value === 'object' && value !== null && (value as ForeignParent).foreign === true;
+}
+
+const spans = new WeakMap<LiveCall, OtelApi.Span>();
+
+/**
+ * Runs `fn(...args)` with `live` as the current call of the async context and, when the bridge is
+ * on, as the active OpenTelemetry span (a non-recording span with the call's ids), so OTel code
+ * that `fn` awaits starts its spans as children of the call.
+ */
+export function runInCall<A extends unknown[], R>(live: LiveCall, fn: (...args: A) => R, ...args: A): R {
+  const otel = api;
+  if (!otel) return callStorage.run(live, fn, ...args);
+  let span = spans.get(live);
+  if (!span) {
+    span = otel.trace.wrapSpanContext({
+      traceId: live.record.traceId,
+      spanId: live.record.id,
+      traceFlags: otel.TraceFlags.SAMPLED,
+    });
+    spans.set(live, span);
+  }
+  const active = otel.trace.setSpan(otel.context.active(), span);
+  return callStorage.run(live, () => otel.context.with(active, () => fn(...args)));
 }

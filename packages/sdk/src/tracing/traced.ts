@@ -20,8 +20,9 @@ import {
   runState,
   withCall,
 } from '@sluice/core';
-import { callStorage, syncCall } from './context.ts';
+import { syncCall } from './context.ts';
 import { isAbortError, type LiveCall } from './live-call.ts';
+import { runInCall } from './otel-bridge.ts';
 import { type Tracing, tracingFor } from './tracing.ts';
 
 export interface TracedOptions {
@@ -86,7 +87,7 @@ function tracedStream(p: Processor, name: string, kind: string, explicit: Tracin
             },
           };
           const options = nestedRunOptions(withCall(ctx, call));
-          inner = callStorage.run(call, () => p(recorded, options)[Symbol.asyncIterator]());
+          inner = runInCall(call, () => p(recorded, options)[Symbol.asyncIterator]());
         };
         const onResult = (r: IteratorResult<Part>) => {
           if (!live) return r;
@@ -102,7 +103,7 @@ function tracedStream(p: Processor, name: string, kind: string, explicit: Tracin
           next: () => {
             if (!inner) start();
             const it = inner!;
-            return (live ? callStorage.run(live, () => it.next()) : it.next()).then(onResult, onError);
+            return (live ? runInCall(live, () => it.next()) : it.next()).then(onResult, onError);
           },
           return: async () => {
             live?.end({ status: 'cancelled' });
@@ -174,7 +175,7 @@ function tracedParts(pp: PartProcessor, name: string, kind: string, explicit: Tr
       ? (p, ctx) => {
           const state = stateOf(ctx);
           const live = state.live;
-          return live ? callStorage.run(live, fn, p, state.ctx!) : fn(p, ctx);
+          return live ? runInCall(live, fn, p, state.ctx!) : fn(p, ctx);
         }
       : (p, ctx) => {
           const state = stateOf(ctx);
