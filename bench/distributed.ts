@@ -42,7 +42,9 @@ process.on('exit', () => {
   for (const child of workers) child.kill('SIGKILL');
 });
 for (let w = 0; w < WORKERS; w++) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'distributed-worker.ts')], {
+  // BENCH_CPU_PROF=dir: each worker writes a V8 CPU profile there (node --cpu-prof) when it exits.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(BENCH_DIR, 'distributed-worker.ts')], {
     env: { ...process.env, REDIS_URL: server.url, CONCURRENCY: String(WORKER_CONCURRENCY) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

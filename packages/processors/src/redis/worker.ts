@@ -9,6 +9,7 @@ import type { PartProcessor } from '@sluice/core';
 import { errorToJSON } from '@sluice/streams';
 import { DEFAULT_CLAIM_IDLE_MS } from './caller.ts';
 import { Connection, type Lease, lease, unblock } from './connection.ts';
+import { type DirectRun, directRunOf, PART_ENDED, probeRunClass } from './direct.ts';
 import { positiveInt, RedisOptionError } from './errors.ts';
 import { DEFAULT_NAMESPACE, type Keys, keysOf, runPrefix, WORKERS_GROUP } from './keys.ts';
 import { CLAIM, HEARTBEAT, TAKE, TRIM } from './scripts.ts';
@@ -67,6 +68,8 @@ class Worker implements RemoteWorker {
   completed = 0;
   readonly #names: string[];
   readonly #processors: PartProcessor[];
+  /** Per processor: its direct runner (one part member: no run per part), if it has one. */
+  #direct: (DirectRun | undefined)[] = [];
   readonly #streams: string[];
   readonly #keys: Keys;
   readonly #prefix: string;
@@ -111,6 +114,8 @@ class Worker implements RemoteWorker {
   }
 
   async start(url: string): Promise<void> {
+    await probeRunClass();
+    this.#direct = this.#processors.map(directRunOf);
     this.#lease = await lease(url);
     const opened: Connection[] = [];
     try {
@@ -230,15 +235,26 @@ class Worker implements RemoteWorker {
     let seq = 0;
     try {
       const input = await decodePart(JSON.parse(job.fields.p!) as WirePart, this.#connection, false);
-      for await (const output of processor([input], { signal })) {
-        if (job.lost) break;
-        const wire = encodePart(output, this.#keys, this.#before);
-        this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+      const direct = this.#direct[job.stream];
+      if (direct) {
+        await direct(input, job.controller, (output) => {
+          if (job.lost) return;
+          const wire = encodePart(output, this.#keys, this.#before);
+          this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+        });
+      } else {
+        for await (const output of processor([input], { signal })) {
+          if (job.lost) break;
+          const wire = encodePart(output, this.#keys, this.#before);
+          this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+        }
       }
       if (!signal.aborted && !job.lost) this.#send(o!, { ...base, t: 'e' });
     } catch (error) {
       if (!signal.aborted && !job.lost) this.#send(o!, { ...base, t: 'x', e: errorToJSON(error) });
     } finally {
+      // A direct part's ctx.signal aborts once it is done, as the signal of a run does at its end.
+      if (!signal.aborted) job.controller.abort(PART_ENDED);
       if (!job.lost) this.#queueAck(job.stream, job.id);
       this.#scheduleFlush();
       this.#jobs.delete(job);
