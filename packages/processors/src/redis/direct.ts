@@ -14,14 +14,15 @@ import {
   partMembersOf,
   partProcessor,
 } from '@sluice/core';
+import type { PartStop } from './part-stop.ts';
 
 /**
  * Processes one part: `emit` gets each output (status and debug parts included) in order. Resolves
- * once the part is done, rejects with the error `fn` threw. `controller.signal` is the part's
+ * once the part is done, rejects with the error `fn` threw. `stop.signal` is the part's
  * `ctx.signal` (the caller aborts it with PART_ENDED once the part is done, as at the end of any
  * run); when it aborts early, an async iterable result is returned (its `finally` runs) and nothing more is
  * emitted. */
-export type DirectRun = (input: Part, controller: AbortController, emit: (p: Part) => void) => Promise<void>;
+export type DirectRun = (input: Part, stop: PartStop, emit: (p: Part) => void) => Promise<void>;
 
 /** The reason a part's signal aborts with when its part ended (one instance: nothing reads its stack). */
 export const PART_ENDED = new DOMException('The part ended', 'AbortError');
@@ -97,14 +98,13 @@ export function directRunOf(served: PartProcessor): DirectRun | undefined {
       `${name}: fn returned ${typeof value}; return a part, a string, bytes, an (async) iterable of them, a promise, or nothing`,
     );
   };
-  return async (input, controller, emit) => {
-    const signal = controller.signal;
+  return async (input, stop, emit) => {
     if ((input.substream !== '' && isReservedSubstream(input.substream)) || !match(input)) {
       emit(input);
       return;
     }
     const out = (p: Part) => {
-      if (!signal.aborted) emit(p);
+      if (!stop.aborted) emit(p);
     };
     // A run of this part's own, as before: runState is per part, tracing sees the current call, and
     // status, debug and the reserved parts of nested runs come out in order with the outputs.
@@ -112,7 +112,8 @@ export function directRunOf(served: PartProcessor): DirectRun | undefined {
     run.onSide = () => {
       while (run.side.length > 0) out(run.side.shift()!);
     };
-    const ctx = run.context({ signal });
+    // `stop.signal` is made only if fn reads ctx.signal.
+    const ctx = run.context(stop);
     try {
       const result: PartResult = fn(input, ctx);
       if (
@@ -129,20 +130,20 @@ export function directRunOf(served: PartProcessor): DirectRun | undefined {
         const iterator = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
         // Stopping returns the iterator at once (queued behind a pending read), so its finally runs.
         let returned: Promise<unknown> | undefined;
-        const stop = () => {
+        const end = () => {
           returned ??= Promise.resolve(iterator.return?.()).catch(() => {});
         };
-        signal.addEventListener('abort', stop, { once: true });
+        const remove = stop.onAbort(end);
         try {
           for (;;) {
             const step = await iterator.next();
-            if (step.done || signal.aborted) break;
+            if (step.done || stop.aborted) break;
             out(toPart(step.value));
           }
         } finally {
-          signal.removeEventListener('abort', stop);
-          if (signal.aborted) {
-            stop();
+          remove();
+          if (stop.aborted) {
+            end();
             await returned;
           }
         }
