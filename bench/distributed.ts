@@ -42,7 +42,9 @@ process.on('exit', () => {
   for (const child of workers) child.kill('SIGKILL');
 });
 for (let w = 0; w < WORKERS; w++) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'distributed-worker.ts')], {
+  // BENCH_CPU_PROF=dir: each worker writes a V8 CPU profile there (node --cpu-prof) when it exits.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(BENCH_DIR, 'distributed-worker.ts')], {
     env: { ...process.env, REDIS_URL: server.url, CONCURRENCY: String(WORKER_CONCURRENCY) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -67,10 +69,14 @@ function cpuOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
 }
-/** CPU ms of everything taking part: this process, the workers and redis-server. */
-function cpuAll(): number {
+/** CPU ms of everything taking part: this process (the caller), the workers and redis-server. */
+function cpuSplit(): { caller: number; workers: number; redis: number } {
   const own = process.cpuUsage();
-  return (own.user + own.system) / 1000 + cpuOf(server.pid) + workers.reduce((sum, w) => sum + cpuOf(w.pid!), 0);
+  return {
+    caller: (own.user + own.system) / 1000,
+    workers: workers.reduce((sum, w) => sum + cpuOf(w.pid!), 0),
+    redis: cpuOf(server.pid),
+  };
 }
 
 async function redisStats(): Promise<{ commands: number; memory: number }> {
@@ -86,6 +92,8 @@ interface Sample {
   ms: number;
   /** CPU ms of all processes over the run. */
   cpuMs: number;
+  /** The same, per process kind. */
+  split: { caller: number; workers: number; redis: number };
   commandsPerPart: number;
   memoryAtEnd: number;
 }
@@ -94,7 +102,7 @@ const inputs = Array.from({ length: PARTS }, (_, i) => String(i));
 
 async function runSluice(): Promise<Sample> {
   const before = await redisStats();
-  const cpu0 = cpuAll();
+  const cpu0 = cpuSplit();
   const remote = distributed('io', { redis: server.url, concurrency: CALLER_CONCURRENCY });
   const started = performance.now();
   let next = 0;
@@ -104,14 +112,20 @@ async function runSluice(): Promise<Sample> {
   }
   const ms = performance.now() - started;
   if (next !== PARTS) throw new Error(`expected ${PARTS} outputs, got ${next}`);
-  const cpuMs = cpuAll() - cpu0;
+  const cpu1 = cpuSplit();
+  const split = {
+    caller: cpu1.caller - cpu0.caller,
+    workers: cpu1.workers - cpu0.workers,
+    redis: cpu1.redis - cpu0.redis,
+  };
+  const cpuMs = split.caller + split.workers + split.redis;
   const after = await redisStats();
-  return { ms, cpuMs, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
+  return { ms, cpuMs, split, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
 }
 
 async function runBullMQ(): Promise<Sample> {
   const before = await redisStats();
-  const cpu0 = cpuAll();
+  const cpu0 = cpuSplit();
   let completed = 0;
   let resolveAll!: () => void;
   const all = new Promise<void>((resolve) => (resolveAll = resolve));
@@ -129,9 +143,15 @@ async function runBullMQ(): Promise<Sample> {
   await all;
   const ms = performance.now() - started;
   events.off('completed', onCompleted);
-  const cpuMs = cpuAll() - cpu0;
+  const cpu1 = cpuSplit();
+  const split = {
+    caller: cpu1.caller - cpu0.caller,
+    workers: cpu1.workers - cpu0.workers,
+    redis: cpu1.redis - cpu0.redis,
+  };
+  const cpuMs = split.caller + split.workers + split.redis;
   const after = await redisStats();
-  return { ms, cpuMs, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
+  return { ms, cpuMs, split, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
 }
 
 const samples: Record<'sluice' | 'bullmq', Sample[]> = { sluice: [], bullmq: [] };
@@ -187,6 +207,11 @@ report({
     `ideal = ${fmt(PARTS, 0)} x 1 ms / ${WORKERS * WORKER_CONCURRENCY} slots = ${fmt(IDEAL_MS)} ms; caller concurrency ${CALLER_CONCURRENCY}`,
     'ratio = median of per-repetition ratios (each repetition runs both, alternating which goes first)',
     'CPU µs / part: user + system time of the caller, the 4 workers and redis-server over the run, per part; its ratio (BullMQ / sluice) is steadier than wall time on a loaded machine',
+    ...(['sluice', 'bullmq'] as const).map((name) => {
+      const per = (k: 'caller' | 'workers' | 'redis') =>
+        fmt((median(samples[name].map((x) => x.split[k])) * 1000) / PARTS, 0);
+      return `CPU µs / part of ${name}: caller ${per('caller')}, 4 workers ${per('workers')}, redis-server ${per('redis')} (medians)`;
+    }),
     'Redis commands / part counts every client command (Lua scripts count as one); node-redis pipelines the commands of one event-loop turn into one write',
   ],
   meta: { ...machine(), parts: PARTS, workers: WORKERS, workerConcurrency: WORKER_CONCURRENCY, samples },

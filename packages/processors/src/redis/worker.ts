@@ -9,8 +9,10 @@ import type { PartProcessor } from '@sluice/core';
 import { errorToJSON } from '@sluice/streams';
 import { DEFAULT_CLAIM_IDLE_MS } from './caller.ts';
 import { Connection, type Lease, lease, unblock } from './connection.ts';
+import { type DirectRun, directRunOf, PART_ENDED, probeRunClass } from './direct.ts';
 import { positiveInt, RedisOptionError } from './errors.ts';
 import { DEFAULT_NAMESPACE, type Keys, keysOf, runPrefix, WORKERS_GROUP } from './keys.ts';
+import { PartStop } from './part-stop.ts';
 import { CLAIM, HEARTBEAT, TAKE, TRIM } from './scripts.ts';
 import { type Command, decodePart, encodePart, fieldsOf, type Message, type WirePart } from './wire.ts';
 
@@ -54,7 +56,8 @@ interface Job {
   readonly id: string;
   readonly fields: Record<string, string>;
   readonly attempt: number;
-  readonly controller: AbortController;
+  /** The part's ctx.signal (made when first read). */
+  readonly stop: PartStop;
   /** Another worker took it over (missed heartbeats): no ack, no more messages. */
   lost: boolean;
 }
@@ -67,6 +70,8 @@ class Worker implements RemoteWorker {
   completed = 0;
   readonly #names: string[];
   readonly #processors: PartProcessor[];
+  /** Per processor: its direct runner (one part member: no run per part), if it has one. */
+  #direct: (DirectRun | undefined)[] = [];
   readonly #streams: string[];
   readonly #keys: Keys;
   readonly #prefix: string;
@@ -111,6 +116,8 @@ class Worker implements RemoteWorker {
   }
 
   async start(url: string): Promise<void> {
+    await probeRunClass();
+    this.#direct = this.#processors.map(directRunOf);
     this.#lease = await lease(url);
     const opened: Connection[] = [];
     try {
@@ -211,7 +218,7 @@ class Worker implements RemoteWorker {
       this.#minClaimMs = c;
       this.#schedule();
     }
-    const job: Job = { stream, id, fields, attempt, controller: new AbortController(), lost: false };
+    const job: Job = { stream, id, fields, attempt, stop: new PartStop(), lost: false };
     this.#jobs.add(job);
     if (this.active < this.#concurrency) this.#start(job);
     else this.#backlog.push(job);
@@ -226,19 +233,30 @@ class Worker implements RemoteWorker {
     const processor = this.#processors[job.stream]!;
     const { r, o } = job.fields;
     const base = { r: r!, i: Number(job.fields.i), a: job.attempt };
-    const signal = job.controller.signal;
+    const stop = job.stop;
     let seq = 0;
     try {
       const input = await decodePart(JSON.parse(job.fields.p!) as WirePart, this.#connection, false);
-      for await (const output of processor([input], { signal })) {
-        if (job.lost) break;
-        const wire = encodePart(output, this.#keys, this.#before);
-        this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+      const direct = this.#direct[job.stream];
+      if (direct) {
+        await direct(input, stop, (output) => {
+          if (job.lost) return;
+          const wire = encodePart(output, this.#keys, this.#before);
+          this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+        });
+      } else {
+        for await (const output of processor([input], { signal: stop.signal })) {
+          if (job.lost) break;
+          const wire = encodePart(output, this.#keys, this.#before);
+          this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+        }
       }
-      if (!signal.aborted && !job.lost) this.#send(o!, { ...base, t: 'e' });
+      if (!stop.aborted && !job.lost) this.#send(o!, { ...base, t: 'e' });
     } catch (error) {
-      if (!signal.aborted && !job.lost) this.#send(o!, { ...base, t: 'x', e: errorToJSON(error) });
+      if (!stop.aborted && !job.lost) this.#send(o!, { ...base, t: 'x', e: errorToJSON(error) });
     } finally {
+      // A direct part's ctx.signal aborts once it is done, as the signal of a run does at its end.
+      stop.abort(PART_ENDED);
       if (!job.lost) this.#queueAck(job.stream, job.id);
       this.#scheduleFlush();
       this.#jobs.delete(job);
@@ -275,7 +293,7 @@ class Worker implements RemoteWorker {
       return;
     }
     job.lost ||= lost;
-    job.controller.abort(new DOMException('The part was stopped by its caller', 'AbortError'));
+    job.stop.abort(new DOMException('The part was stopped by its caller', 'AbortError'));
   }
 
   // ---- sending ----
