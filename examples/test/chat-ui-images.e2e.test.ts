@@ -1,31 +1,16 @@
-// The chat page's images, end to end in Debian's Chromium (playwright-core): a prompt that asks for
-// a picture goes to openaiImages against the fake server's streamed /v1/images/generations; the
-// page shows the previews as they arrive, then the final PNG in their place. A gate between the
-// model and the page holds the final image until the test has seen a preview, so "the preview
-// comes first" is checked by event order, not by timing.
-import { existsSync } from 'node:fs';
 import { partProcessor } from '@sluice/core';
 import { openai, openaiImages } from '@sluice/processors';
 import { type FakeModelServer, startFakeModelServer } from '@sluice/processors/testing';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { asksForImage } from '../chat-ui/app.ts';
 import { DEMO_REPLY, startChat } from '../chat-ui/server.ts';
+import { launchChromium } from './chromium.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (bash .ci/run does) or set CHROMIUM_PATH`,
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,16 +1,16 @@
 // The trace viewer's page in a real browser (Debian's Chromium driven by playwright-core): calls
 // listed and filtered, a trace as a tree with timings and time to first token, a call's parts with
 // an image thumbnail, objects with their versions, feedback buttons, live updates over SSE.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chain, type Part, part, partProcessor } from '@sluice/core';
 import { fakeModel } from '@sluice/processors';
 import { initTracing, startTraceViewer, type TraceViewer, type Tracing, traced } from '@sluice/sdk';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './chromium.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
   'base64',
@@ -27,22 +27,13 @@ const pipeline = traced(chain(look, fakeModel({ reply: 'a small red square', nam
 });
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` or set CHROMIUM_PATH`,
-    );
-  }
   dir = mkdtempSync(join(tmpdir(), 'sluice-viewer-'));
   tracing = await initTracing({ store: dir, project: 'viewer' });
   await pipeline([part(new Uint8Array(PNG), { mimetype: 'image/png' }), 'What is this?']).gather();
   await tracing.save({ prompt: 'Describe {image}' }, 'prompt');
   await tracing.save({ prompt: 'Describe {image} briefly' }, 'prompt');
   viewer = await startTraceViewer({ tracing, pollMs: 50 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

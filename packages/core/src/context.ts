@@ -25,7 +25,8 @@ let STOPPED: DOMException | undefined;
  * stages of a run stop through plain callbacks (`onAbort`); a Web `AbortSignal` (an EventTarget,
  * which costs several microseconds to create, link and abort) exists only for code that asks for
  * it, such as a processor reading `ctx.signal`. Aborting sets `aborted`/`reason`, aborts the
- * signal if it exists (its listeners run first), then calls the callbacks in order.
+ * signal if it exists (its listeners run first), then calls the callbacks in order. Exported for
+ * code that hands out many signals most of which nobody reads (the Redis worker, one per part).
  */
 export class Stopper {
   aborted = false;

@@ -646,7 +646,7 @@ export function runFused(
 
   const self: AsyncIterator<Part> = {
     next(): Promise<IteratorResult<Part>> {
-      if (closing) return closing.then(toDone, toDone);
+      if (closing) return closing.then(doneResult, doneResult);
       if (resolveNext) {
         // A second read while one is pending (not from for-await): served after the first.
         const resolve = resolveNext;
@@ -674,7 +674,7 @@ export function runFused(
       if (r === WAIT) {
         // The walk may have stopped the run (a lazy call failed and the consumer returned this iterator).
         const stopping = closing as Promise<void> | undefined;
-        if (stopping) return stopping.then(toDone, toDone);
+        if (stopping) return stopping.then(doneResult, doneResult);
         return new Promise<IteratorResult<Part>>(waitForNext);
       }
       if (r instanceof Promise) return r;
@@ -700,7 +700,7 @@ export function runFused(
   return self;
 }
 
-function toDone(): IteratorReturnResult<undefined> {
+function doneResult(): IteratorReturnResult<undefined> {
   return DONE;
 }
 

@@ -1,6 +1,6 @@
 export { type ErrorJSON, errorFromJSON, errorToJSON, type RevivedError, SluiceError } from '@sluice/streams';
 export { catchErrors, chain, filter, parallel, parallelConcat, passthrough, source } from './compose.ts';
-export { type Context, runState } from './context.ts';
+export { type Context, runState, Stopper } from './context.ts';
 export type { PartMember, PartResult } from './engine.ts';
 export {
   asText,

@@ -1,10 +1,9 @@
-import { nestedRunOptions, type Part, part, partProcessor, processor, runState } from '@sluice/core';
+import { nestedRunOptions, type Part, part, partProcessor, processor, runState, Stopper } from '@sluice/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { directRunOf, PART_ENDED, probeRunClass } from '../src/redis/direct.ts';
-import { PartStop } from '../src/redis/part-stop.ts';
 
 /** Runs one part through the direct runner of `p`; returns its outputs as "substream:text". */
-async function runOne(p: ReturnType<typeof partProcessor>, input: Part, stop = new PartStop()): Promise<string[]> {
+async function runOne(p: ReturnType<typeof partProcessor>, input: Part, stop = new Stopper()): Promise<string[]> {
   const direct = directRunOf(p);
   expect(direct).toBeDefined();
   const out: string[] = [];
@@ -65,7 +64,7 @@ describe("serve's direct path (one part member, no run per part)", () => {
   });
 
   it('an abort stops the outputs and returns the iterator (its finally runs); ctx.signal sees the abort', async () => {
-    const stop = new PartStop();
+    const stop = new Stopper();
     let sawAbort: unknown;
     let finallyRan = false;
     const p = partProcessor(async function* (_x, ctx) {

@@ -13,8 +13,8 @@ import {
   type PartResult,
   partMembersOf,
   partProcessor,
+  type Stopper,
 } from '@sluice/core';
-import type { PartStop } from './part-stop.ts';
 
 /**
  * Processes one part: `emit` gets each output (status and debug parts included) in order. Resolves
@@ -22,7 +22,7 @@ import type { PartStop } from './part-stop.ts';
  * `ctx.signal` (the caller aborts it with PART_ENDED once the part is done, as at the end of any
  * run); when it aborts early, an async iterable result is returned (its `finally` runs) and nothing more is
  * emitted. */
-export type DirectRun = (input: Part, stop: PartStop, emit: (p: Part) => void) => Promise<void>;
+export type DirectRun = (input: Part, stop: Stopper, emit: (p: Part) => void) => Promise<void>;
 
 /** The reason a part's signal aborts with when its part ended (one instance: nothing reads its stack). */
 export const PART_ENDED = new DOMException('The part ended', 'AbortError');

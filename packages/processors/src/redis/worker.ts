@@ -5,14 +5,13 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { PartProcessor } from '@sluice/core';
+import { type PartProcessor, Stopper } from '@sluice/core';
 import { errorToJSON } from '@sluice/streams';
 import { DEFAULT_CLAIM_IDLE_MS } from './caller.ts';
 import { Connection, type Lease, lease, unblock } from './connection.ts';
 import { type DirectRun, directRunOf, PART_ENDED, probeRunClass } from './direct.ts';
 import { positiveInt, RedisOptionError } from './errors.ts';
 import { DEFAULT_NAMESPACE, type Keys, keysOf, runPrefix, WORKERS_GROUP } from './keys.ts';
-import { PartStop } from './part-stop.ts';
 import { CLAIM, HEARTBEAT, TAKE, TRIM } from './scripts.ts';
 import { type Command, decodePart, encodePart, fieldsOf, type Message, type WirePart } from './wire.ts';
 
@@ -57,7 +56,7 @@ interface Job {
   readonly fields: Record<string, string>;
   readonly attempt: number;
   /** The part's ctx.signal (made when first read). */
-  readonly stop: PartStop;
+  readonly stop: Stopper;
   /** Another worker took it over (missed heartbeats): no ack, no more messages. */
   lost: boolean;
 }
@@ -218,7 +217,7 @@ class Worker implements RemoteWorker {
       this.#minClaimMs = c;
       this.#schedule();
     }
-    const job: Job = { stream, id, fields, attempt, stop: new PartStop(), lost: false };
+    const job: Job = { stream, id, fields, attempt, stop: new Stopper(), lost: false };
     this.#jobs.add(job);
     if (this.active < this.#concurrency) this.#start(job);
     else this.#backlog.push(job);
