@@ -27,6 +27,10 @@ const CALLER_CONCURRENCY = envInt('BENCH_CALLER_CONCURRENCY', 128);
 const IDEAL_MS = (PARTS * 1) / (WORKERS * WORKER_CONCURRENCY);
 const REPS = envInt('BENCH_REPS', 3);
 const WARMUP = envInt('BENCH_WARMUP', 1);
+/** BENCH_ONLY=sluice|bullmq: run one subject alone and print its samples (for profiling; no report). */
+const ONLY = process.env.BENCH_ONLY as 'sluice' | 'bullmq' | undefined;
+if (ONLY !== undefined && ONLY !== 'sluice' && ONLY !== 'bullmq')
+  throw new Error('BENCH_ONLY must be sluice or bullmq');
 
 const server = await startRedisServer();
 const url = new URL(server.url);
@@ -100,7 +104,17 @@ interface Sample {
 
 const inputs = Array.from({ length: PARTS }, (_, i) => String(i));
 
+/** Calls of each Redis command so far (INFO commandstats). */
+async function commandCalls(): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const m of (await inspector.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) {
+    calls.set(m[1]!, Number(m[2]));
+  }
+  return calls;
+}
+
 async function runSluice(): Promise<Sample> {
+  const calls0 = ONLY ? await commandCalls() : undefined;
   const before = await redisStats();
   const cpu0 = cpuSplit();
   const remote = distributed('io', { redis: server.url, concurrency: CALLER_CONCURRENCY });
@@ -120,6 +134,13 @@ async function runSluice(): Promise<Sample> {
   };
   const cpuMs = split.caller + split.workers + split.redis;
   const after = await redisStats();
+  if (calls0) {
+    const perPart = [...(await commandCalls())]
+      .map(([name, n]) => [name, (n - (calls0.get(name) ?? 0)) / PARTS] as const)
+      .filter(([, n]) => n >= 0.005)
+      .map(([name, n]) => `${name} ${n.toFixed(2)}`);
+    console.log(`Redis commands per part: ${perPart.join(', ')}`);
+  }
   return { ms, cpuMs, split, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
 }
 
@@ -161,7 +182,16 @@ for (let rep = 0; rep < WARMUP + REPS; rep++) {
   // Alternate which goes first.
   const order = rep % 2 === 0 ? (['sluice', 'bullmq'] as const) : (['bullmq', 'sluice'] as const);
   const round: Partial<Record<'sluice' | 'bullmq', Sample>> = {};
-  for (const name of order) round[name] = name === 'sluice' ? await runSluice() : await runBullMQ();
+  for (const name of order) {
+    if (ONLY && name !== ONLY) continue;
+    round[name] = name === 'sluice' ? await runSluice() : await runBullMQ();
+  }
+  if (ONLY) {
+    console.log(
+      `${rep < WARMUP ? 'warm-up' : `rep ${rep - WARMUP + 1}`}: ${ONLY} ${fmt(round[ONLY]!.ms)} ms, CPU µs / part ${fmt((round[ONLY]!.cpuMs * 1000) / PARTS, 0)} (caller ${fmt((round[ONLY]!.split.caller * 1000) / PARTS, 0)}, workers ${fmt((round[ONLY]!.split.workers * 1000) / PARTS, 0)}, redis ${fmt((round[ONLY]!.split.redis * 1000) / PARTS, 0)})`,
+    );
+    continue;
+  }
   const label = rep < WARMUP ? 'warm-up' : `rep ${rep - WARMUP + 1}`;
   console.log(`${label}: sluice ${fmt(round.sluice!.ms)} ms, bullmq ${fmt(round.bullmq!.ms)} ms`);
   if (rep < WARMUP) continue;
@@ -171,6 +201,14 @@ for (let rep = 0; rep < WARMUP + REPS; rep++) {
   cpuRatios.push(round.bullmq!.cpuMs / round.sluice!.cpuMs);
 }
 
+if (ONLY) {
+  for (const child of workers) child.kill('SIGTERM');
+  await Promise.all(workers.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
+  await Promise.all([queue.close(), events.close()]);
+  inspector.disconnect();
+  await server.close();
+  process.exit(0);
+}
 const sluiceMs = median(samples.sluice.map((s) => s.ms));
 const bullMs = median(samples.bullmq.map((s) => s.ms));
 const speedup = median(ratios);
