@@ -3,9 +3,9 @@
 // rules; this file only moves each part to Redis and its outputs back.
 
 import { randomUUID } from 'node:crypto';
-import { type Context, type Part, type PartProcessor, partProcessor } from '@sluice/core';
+import { type Context, type Part, type PartProcessor, type PartResult, partProcessor } from '@sluice/core';
 import { positiveInt, RedisOptionError } from './errors.ts';
-import { acquireHub, type CallerHub, PartCall, releaseHub } from './hub.ts';
+import { acquireHub, type CallerHub, PartCall, releaseHub, type Submission } from './hub.ts';
 import { DEFAULT_NAMESPACE } from './keys.ts';
 import { type Command, encodePart } from './wire.ts';
 
@@ -41,61 +41,64 @@ class RemoteRun {
   /** Resolves once the stop (or the end) has been written to Redis. */
   stopped: Promise<void> | undefined;
   #started = false;
+  #batch: Submission | undefined;
+  readonly #head: readonly string[];
+  readonly #onClose: (call: PartCall) => Promise<void> | void;
 
   constructor(
     readonly hub: CallerHub,
     readonly processor: string,
     readonly options: { claimIdleMs: number; maxDeliveries: number },
+    signal: AbortSignal,
   ) {
     this.key = hub.keys.run(this.id);
     hub.runs.add(this.key);
+    this.#head = [this.id, hub.id, String(options.claimIdleMs), String(options.maxDeliveries)];
+    // A part's end: forget it; when the run is stopping, end only once the stop is in Redis (a
+    // `break` then means nothing more starts).
+    this.#onClose = (call) => {
+      this.finish(call);
+      if (signal.aborted) return this.stop();
+    };
   }
 
-  /** Queues `part` for the workers; resolves once Redis has it. */
-  async submit(part: Part): Promise<PartCall> {
+  /** Queues `part` for the workers (sent with the other parts of this event-loop turn); its outputs. */
+  submit(part: Part): PartCall {
     const index = this.index++;
-    const call = new PartCall(`${this.id}:${index}`, this.processor);
+    const call = new PartCall(`${this.id}:${index}`, this.processor, this.#onClose);
     const hub = this.hub;
     hub.calls.set(call.key, call);
     this.open.add(call);
-    const commands: Command[] = [];
-    if (!this.#started) {
-      // The run key exists before its first part does: a worker reading a part checks it.
-      this.#started = true;
-      commands.push(['SET', this.key, '1', 'PX', String(this.options.claimIdleMs)]);
+    let batch = this.#batch;
+    if (!batch || batch.sent) {
+      batch = {
+        before: [],
+        stream: hub.keys.parts(this.processor),
+        head: this.#head,
+        entries: [],
+        calls: [],
+        sent: false,
+        cancelled: false,
+      };
+      this.#batch = batch;
+      if (!this.#started) {
+        // The run key exists before its first part does: a worker reading a part checks it.
+        this.#started = true;
+        batch.before.push(['SET', this.key, '1', 'PX', String(this.options.claimIdleMs)]);
+      }
+      hub.ensureGroup(this.processor, batch.before);
+      hub.submit(batch);
     }
-    hub.ensureGroup(this.processor, commands);
-    const wire = encodePart(part, hub.keys, commands);
+    const wire = encodePart(part, hub.keys, batch.before);
     if (wire.b !== undefined) call.blobs.push(wire.b);
-    commands.push([
-      'XADD',
-      hub.keys.parts(this.processor),
-      '*',
-      'r',
-      this.id,
-      'i',
-      String(index),
-      'o',
-      hub.id,
-      'c',
-      String(this.options.claimIdleMs),
-      'x',
-      String(this.options.maxDeliveries),
-      'p',
-      JSON.stringify(wire),
-    ]);
-    try {
-      await hub.send(commands);
-    } catch (error) {
-      this.finish(call);
-      throw error;
-    }
+    batch.entries.push(String(index), JSON.stringify(wire));
+    batch.calls.push(call);
     return call;
   }
 
   /** The part is finished (or abandoned): forget it and its input payload. */
   finish(call: PartCall): void {
-    this.open.delete(call);
+    if (!this.open.delete(call)) return;
     this.hub.calls.delete(call.key);
     if (call.blobs.length > 0) void this.hub.send([['DEL', ...call.blobs]]).catch(() => {});
   }
@@ -108,9 +111,13 @@ class RemoteRun {
     this.stopped ??= (async () => {
       const hub = this.hub;
       hub.runs.delete(this.key);
-      const commands: Command[] = [['DEL', this.key]];
-      if (this.open.size > 0) commands.push(['PUBLISH', hub.keys.stopChannel, this.id]);
-      const blobs = [...this.open].flatMap((c) => c.blobs);
+      // Parts not sent yet are never sent (nor their payloads).
+      const unsent = this.#batch && !this.#batch.sent ? this.#batch : undefined;
+      if (unsent) unsent.cancelled = true;
+      const commands: Command[] = this.#started ? [['DEL', this.key]] : [];
+      const inRedis = [...this.open].filter((c) => !unsent?.calls.includes(c));
+      if (inRedis.length > 0) commands.push(['PUBLISH', hub.keys.stopChannel, this.id]);
+      const blobs = inRedis.flatMap((c) => c.blobs);
       if (blobs.length > 0) commands.push(['DEL', ...blobs]);
       for (const call of this.open) {
         hub.calls.delete(call.key);
@@ -118,7 +125,7 @@ class RemoteRun {
       }
       this.open.clear();
       try {
-        await hub.send(commands);
+        if (commands.length > 0) await hub.send(commands);
       } catch {
         // Redis is gone: the run key expires on its own and workers stop the parts then.
       } finally {
@@ -159,38 +166,34 @@ export function distributed(name: string, options: DistributedOptions): PartProc
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const url = options.redis;
   // One RemoteRun per run of this processor: the context is per run (and per stage).
-  const runs = new WeakMap<Context, Promise<RemoteRun>>();
+  const pending = new WeakMap<Context, Promise<RemoteRun>>();
+  const ready = new WeakMap<Context, RemoteRun>();
   const runOf = (ctx: Context): Promise<RemoteRun> => {
-    let run = runs.get(ctx);
+    let run = pending.get(ctx);
     if (!run) {
       run = (async () => {
         const hub = await acquireHub(url, namespace, claimIdleMs);
-        const remote = new RemoteRun(hub, name, { claimIdleMs, maxDeliveries });
         const signal = ctx.signal;
+        const remote = new RemoteRun(hub, name, { claimIdleMs, maxDeliveries }, signal);
         if (signal.aborted) void remote.stop();
         else signal.addEventListener('abort', () => void remote.stop(), { once: true });
+        ready.set(ctx, remote);
         return remote;
       })();
-      runs.set(ctx, run);
+      pending.set(ctx, run);
     }
     return run;
   };
   return partProcessor(
-    async function* remote(part: Part, ctx: Context) {
-      const run = await runOf(ctx);
-      if (run.stopped) return;
-      const call = await run.submit(part);
-      try {
-        for (;;) {
-          const output = await call.take();
-          if (output === undefined) return;
-          yield output;
-        }
-      } finally {
-        run.finish(call);
-        // Stopping: return only once the stop is in Redis (a `break` then means nothing more starts).
-        if (ctx.signal.aborted) await run.stop();
-      }
+    function remote(part: Part, ctx: Context): PartResult {
+      const run = ready.get(ctx);
+      // The common case: the run is open, the part's outputs are its call (no generator per part).
+      if (run) return run.stopped ? undefined : run.submit(part);
+      return (async function* first() {
+        const opened = await runOf(ctx);
+        if (opened.stopped) return;
+        yield* opened.submit(part);
+      })();
     },
     { name, concurrency, ...(options.match ? { match: options.match } : {}) },
   );

@@ -7,32 +7,46 @@ import type { Part } from '@sluice/core';
 import { Connection, type Lease, lease, unblock } from './connection.ts';
 import { RedisConnectionError, RemoteProcessorError } from './errors.ts';
 import { type Keys, keysOf, WORKERS_GROUP } from './keys.ts';
-import { type Command, decodePart, fieldsOf, type Message, nextId, partFromWire, type WirePart } from './wire.ts';
+import { SUBMIT } from './scripts.ts';
+import { type Command, decodePart, type Message, nextId, partFromWire, type WirePart } from './wire.ts';
 
 /** Outputs read per XREAD. */
 const READ_COUNT = 512;
 /** A blocking read returns after this long even when nothing came (CLIENT UNBLOCK ends it sooner). */
 const BLOCK_MS = 10_000;
 
+/** Output entries read between two trims of the output stream (the refresh timer trims too). */
+const TRIM_EVERY = 256;
+
 const END = Symbol('end');
 
-/** One part sent to the workers: its outputs, in order, as the caller will emit them. */
-export class PartCall {
+type Item = Part | Promise<Part> | typeof END | { error: unknown };
+
+/**
+ * One part sent to the workers, and the async iterator of its outputs, in order, as the caller
+ * emits them (the part processor's result: no generator per part). Its end (the last output, an
+ * error, or `return()` when the run stops) calls `onClose` once.
+ */
+export class PartCall implements AsyncIterableIterator<Part> {
   /** Highest delivery attempt heard from: older attempts (a worker taken for dead) are ignored. */
   attempt = 0;
   /** Outputs emitted (or queued for emission) so far: a redelivered part's first ones are skipped. */
-  next = 0;
+  emitted = 0;
+  /** No more items are taken (the end, an error, or the run stopped). */
   done = false;
-  readonly #items: (Part | Promise<Part> | typeof END | { error: unknown })[] = [];
+  readonly #items: Item[] = [];
+  #head = 0;
   #wake: (() => void) | undefined;
+  #closed: Promise<void> | undefined;
   blobs: string[] = [];
 
   constructor(
     readonly key: string,
     readonly processor: string,
+    readonly onClose: (call: PartCall) => Promise<void> | void,
   ) {}
 
-  push(item: Part | Promise<Part> | typeof END | { error: unknown }): void {
+  push(item: Item): void {
     if (this.done) return;
     if (item === END || (typeof item === 'object' && 'error' in item)) this.done = true;
     if (item instanceof Promise) item.catch(() => {});
@@ -42,24 +56,76 @@ export class PartCall {
     wake?.();
   }
 
-  /** The next output; undefined at the end; throws the part's error. */
-  async take(): Promise<Part | undefined> {
-    while (this.#items.length === 0) await new Promise<void>((resolve) => (this.#wake = resolve));
-    const item = this.#items.shift()!;
-    if (item === END) return undefined;
-    if (typeof item === 'object' && 'error' in item) throw item.error;
-    return item;
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 
-  /** Ends the call now (the run stopped): a pending `take` returns undefined. */
+  async next(): Promise<IteratorResult<Part>> {
+    while (this.#head === this.#items.length) {
+      if (this.#closed) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    const item = this.#items[this.#head]!;
+    this.#items[this.#head++] = END;
+    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
+      this.#items.splice(0, this.#head);
+      this.#head = 0;
+    }
+    if (item === END) {
+      await this.#close();
+      return { done: true, value: undefined };
+    }
+    if (typeof item === 'object' && 'error' in item) {
+      await this.#close();
+      throw item.error;
+    }
+    try {
+      return { done: false, value: await item };
+    } catch (error) {
+      await this.#close();
+      throw error;
+    }
+  }
+
+  /** The consumer stopped early (or the run stopped): a pending `next` ends, `onClose` runs. */
+  async return(): Promise<IteratorResult<Part>> {
+    this.end();
+    await this.#close();
+    return { done: true, value: undefined };
+  }
+
+  /** Ends the call now (the run stopped): a pending `next` returns done. */
   end(): void {
     this.done = true;
     this.#items.length = 0;
+    this.#head = 0;
     this.#items.push(END);
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
   }
+
+  #close(): Promise<void> {
+    this.done = true;
+    this.#closed ??= Promise.resolve(this.onClose(this));
+    return this.#closed;
+  }
+}
+
+/** Parts of one run sent in one SUBMIT call, with the commands that must reach Redis before them. */
+export interface Submission {
+  /** The run key, the consumer group, large payloads: sent first, in order. */
+  readonly before: Command[];
+  readonly stream: string;
+  /** Run, caller, claimIdleMs and maxDeliveries (the fields every entry of the run shares). */
+  readonly head: readonly string[];
+  /** Index and wire part of each entry, flat. */
+  readonly entries: string[];
+  readonly calls: PartCall[];
+  /** Set when the hub has sent it (later parts go into a new one). */
+  sent: boolean;
+  /** Set when its run stopped first: its parts are not sent. */
+  cancelled: boolean;
 }
 
 /** The caller side shared by every `distributed` run of this process on one Redis and namespace. */
@@ -79,6 +145,9 @@ export class CallerHub {
   #closing = false;
   #groups = new Set<string>();
   #failure: RedisConnectionError | undefined;
+  #submissions: Submission[] = [];
+  /** Output entries read since the last trim of the output stream. */
+  #readSinceTrim = 0;
 
   private constructor(
     readonly url: string,
@@ -131,11 +200,51 @@ export class CallerHub {
     );
   }
 
+  /**
+   * Queues a submission; all those of one event-loop turn go out together (one write), each run's
+   * parts in one SUBMIT call. A failed send fails the parts of the submission.
+   */
+  submit(submission: Submission): void {
+    if (this.#failure) {
+      submission.sent = true;
+      for (const call of submission.calls) call.push({ error: this.#failure });
+      return;
+    }
+    if (this.#submissions.length === 0) setImmediate(() => this.#flushSubmissions());
+    this.#submissions.push(submission);
+  }
+
+  #flushSubmissions(): void {
+    const submissions = this.#submissions;
+    this.#submissions = [];
+    for (const s of submissions) {
+      s.sent = true;
+      if (s.cancelled) {
+        // Its run stopped first: only the consumer group is still created (other runs count on it).
+        const groups = s.before.filter((c) => c[0] === 'XGROUP');
+        if (groups.length > 0) void this.send(groups).catch(() => {});
+        continue;
+      }
+      const fail = (error: unknown) => {
+        for (const call of s.calls) call.push({ error: this.#failure ?? error });
+      };
+      if (s.before.length > 0) void this.send(s.before).catch(fail);
+      this.connection.eval(SUBMIT, [s.stream], [...s.head, ...s.entries]).catch(fail);
+    }
+  }
+
   #refresh(): void {
     const ttl = String(this.ttlMs);
     const commands: Command[] = [['PEXPIRE', this.outputs, ttl]];
     for (const run of this.runs) commands.push(['PEXPIRE', run, ttl]);
     void this.send(commands).catch(() => {});
+    if (this.#readSinceTrim > 0) this.#trim();
+  }
+
+  /** What was read is consumed: trim it (MINID, never MAXLEN: the reader is the read loop alone). */
+  #trim(): void {
+    this.#readSinceTrim = 0;
+    void this.connection.send(['XTRIM', this.outputs, 'MINID', nextId(this.#lastId)]).catch(() => {});
   }
 
   async #read(): Promise<void> {
@@ -152,13 +261,14 @@ export class CallerHub {
           this.#lastId,
         ]);
         if (!reply) continue;
-        for (const [id, flat] of reply[0]![1]) {
+        const entries = reply[0]![1];
+        for (const [id, flat] of entries) {
           this.#lastId = id;
-          const fields = fieldsOf(flat);
-          if (fields.m !== undefined) for (const message of JSON.parse(fields.m) as Message[]) this.#route(message);
+          // Workers write one field, m: a JSON array of messages.
+          if (flat[0] === 'm') for (const message of JSON.parse(flat[1]!) as Message[]) this.#route(message);
         }
-        // What was read is consumed: trim it (MINID, never MAXLEN: the reader is this loop alone).
-        void this.connection.send(['XTRIM', this.outputs, 'MINID', nextId(this.#lastId)]).catch(() => {});
+        this.#readSinceTrim += entries.length;
+        if (this.#readSinceTrim >= TRIM_EVERY) this.#trim();
       }
     } catch (error) {
       if (this.#closing) return;
@@ -178,11 +288,11 @@ export class CallerHub {
     }
     call.attempt = message.a;
     if (message.t === 'p') {
-      if (message.s < call.next) {
+      if (message.s < call.emitted) {
         this.#drop(message.p);
         return;
       }
-      call.next = message.s + 1;
+      call.emitted = message.s + 1;
       if (message.p.b !== undefined) {
         call.push(decodePart(message.p, this.connection, true));
         return;

@@ -13,6 +13,19 @@ end
 `;
 
 /**
+ * Caller: adds the parts of one run to its processor's stream KEYS[1], one entry each, in one call.
+ * ARGV: run, caller, claimIdleMs, maxDeliveries (fields r, o, c, x of every entry), then index and
+ * wire part (fields i, p) of each. Returns the number of entries added.
+ */
+export const SUBMIT = script(`
+local stream, r, o, c, x = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+for j = 5, #ARGV, 2 do
+  redis.call('XADD', stream, '*', 'r', r, 'i', ARGV[j], 'o', o, 'c', c, 'x', x, 'p', ARGV[j + 1])
+end
+return (#ARGV - 4) / 2
+`);
+
+/**
  * Worker: reads up to ARGV[3] new parts (non-blocking) from the streams in KEYS for consumer
  * ARGV[2] of group ARGV[1]; acknowledges, without returning them, parts whose run key
  * (ARGV[4] .. run) is gone (the run stopped or its caller died). Returns { {stream index, id, fields}... }.
@@ -20,13 +33,16 @@ end
 export const TAKE = script(`${FIELDS}
 local group, consumer, count, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local out = {}
+local alive = {}
 for k = 1, #KEYS do
   if count <= 0 then break end
   local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[k], '>')
   if reply then
     for _, entry in ipairs(reply[1][2]) do
       local f = fields_of(entry[2])
-      if f['r'] and redis.call('EXISTS', prefix .. f['r']) == 1 then
+      local run = f['r']
+      if run and alive[run] == nil then alive[run] = redis.call('EXISTS', prefix .. run) == 1 end
+      if run and alive[run] then
         table.insert(out, { k, entry[1], entry[2] })
         count = count - 1
       else

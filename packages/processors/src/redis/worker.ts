@@ -63,6 +63,12 @@ interface Job {
 
 type Entry = readonly [number, string, string[]];
 
+/** The run field (r) of a part entry's flat field list; '' when missing. */
+function runOfEntry(flat: readonly string[]): string {
+  for (let k = 0; k + 1 < flat.length; k += 2) if (flat[k] === 'r') return flat[k + 1]!;
+  return '';
+}
+
 class Worker implements RemoteWorker {
   readonly name: string;
   active = 0;
@@ -197,15 +203,15 @@ class Worker implements RemoteWorker {
       const k = this.#streams.indexOf(stream) + 1;
       for (const [id, flat] of items) entries.push([k, id, flat]);
     }
-    // Same check as TAKE: a part of a stopped run never starts.
-    const alive = await Promise.all(
-      entries.map(([, , flat]) => this.#connection.send<number>(['EXISTS', this.#prefix + (fieldsOf(flat).r ?? '')])),
-    );
+    // Same check as TAKE (one EXISTS per run): a part of a stopped run never starts.
+    const runs = [...new Set(entries.map(([, , flat]) => runOfEntry(flat)))];
+    const exists = await Promise.all(runs.map((run) => this.#connection.send<number>(['EXISTS', this.#prefix + run])));
+    const alive = new Set(runs.filter((_, n) => Number(exists[n]) === 1));
     const live: Entry[] = [];
-    entries.forEach((entry, n) => {
-      if (Number(alive[n]) === 1) live.push(entry);
+    for (const entry of entries) {
+      if (alive.has(runOfEntry(entry[2]))) live.push(entry);
       else this.#queueAck(entry[0] - 1, entry[1]);
-    });
+    }
     this.#scheduleFlush();
     return live;
   }
