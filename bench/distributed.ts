@@ -8,7 +8,7 @@
  * commands per part (INFO stats, every client), and Redis memory at the end of each run.
  * Target: sluice throughput >= 3x BullMQ's.
  *
- *   pnpm exec tsx bench/distributed.ts      (BENCH_REPS=3, BENCH_WARMUP=1 by default)
+ *   pnpm exec tsx bench/distributed.ts      (BENCH_REPS=5, BENCH_WARMUP=3 by default)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,8 +25,8 @@ const WORKERS = 4;
 const WORKER_CONCURRENCY = 16;
 const CALLER_CONCURRENCY = envInt('BENCH_CALLER_CONCURRENCY', 128);
 const IDEAL_MS = (PARTS * 1) / (WORKERS * WORKER_CONCURRENCY);
-const REPS = envInt('BENCH_REPS', 3);
-const WARMUP = envInt('BENCH_WARMUP', 1);
+const REPS = envInt('BENCH_REPS', 5);
+const WARMUP = envInt('BENCH_WARMUP', 3);
 /** BENCH_ONLY=sluice|bullmq: run one subject alone and print its samples (for profiling; no report). */
 const ONLY = process.env.BENCH_ONLY as 'sluice' | 'bullmq' | undefined;
 if (ONLY !== undefined && ONLY !== 'sluice' && ONLY !== 'bullmq')
@@ -83,6 +83,34 @@ function cpuSplit(): { caller: number; workers: number; redis: number } {
   };
 }
 
+/** Read and write system calls so far of a process (Linux /proc/PID/io), for BENCH_ONLY. */
+function syscallsOf(pid: number | 'self'): { r: number; w: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { r: Number(/syscr: (\d+)/.exec(io)![1]), w: Number(/syscw: (\d+)/.exec(io)![1]) };
+}
+/** User and system CPU ms of the workers, for BENCH_ONLY. */
+function workersUserSystem(): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
+  for (const w of workers) {
+    const fields = readFileSync(`/proc/${w.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    user += Number(fields[11]) * 10;
+    system += Number(fields[12]) * 10;
+  }
+  return { user, system };
+}
+function syscallSplit(): Record<'caller' | 'workers' | 'redis', { r: number; w: number }> {
+  const sum = (list: { r: number; w: number }[]) => ({
+    r: list.reduce((n, x) => n + x.r, 0),
+    w: list.reduce((n, x) => n + x.w, 0),
+  });
+  return {
+    caller: syscallsOf('self'),
+    workers: sum(workers.map((w) => syscallsOf(w.pid!))),
+    redis: syscallsOf(server.pid),
+  };
+}
+
 async function redisStats(): Promise<{ commands: number; memory: number }> {
   const stats = await inspector.info('stats');
   const memory = await inspector.info('memory');
@@ -115,6 +143,8 @@ async function commandCalls(): Promise<Map<string, number>> {
 
 async function runSluice(): Promise<Sample> {
   const calls0 = ONLY ? await commandCalls() : undefined;
+  const sys0 = ONLY ? syscallSplit() : undefined;
+  const us0 = ONLY ? workersUserSystem() : undefined;
   const before = await redisStats();
   const cpu0 = cpuSplit();
   const remote = distributed('io', { redis: server.url, concurrency: CALLER_CONCURRENCY });
@@ -140,6 +170,14 @@ async function runSluice(): Promise<Sample> {
       .filter(([, n]) => n >= 0.005)
       .map(([name, n]) => `${name} ${n.toFixed(2)}`);
     console.log(`Redis commands per part: ${perPart.join(', ')}`);
+    const sys1 = syscallSplit();
+    const per = (k: 'caller' | 'workers' | 'redis') =>
+      `${k} ${((sys1[k].r - sys0![k].r) / PARTS).toFixed(2)} / ${((sys1[k].w - sys0![k].w) / PARTS).toFixed(2)}`;
+    console.log(`read / write system calls per part: ${per('caller')}, ${per('workers')}, ${per('redis')}`);
+    const us1 = workersUserSystem();
+    console.log(
+      `workers CPU µs / part: user ${fmt(((us1.user - us0!.user) * 1000) / PARTS, 0)}, system ${fmt(((us1.system - us0!.system) * 1000) / PARTS, 0)}`,
+    );
   }
   return { ms, cpuMs, split, commandsPerPart: (after.commands - before.commands) / PARTS, memoryAtEnd: after.memory };
 }
