@@ -288,20 +288,21 @@ export class CallerHub {
     }
     call.attempt = message.a;
     if (message.t === 'p') {
-      if (message.s < call.emitted) {
-        this.#drop(message.p);
-        return;
+      if (message.s < call.emitted) this.#drop(message.p);
+      else {
+        call.emitted = message.s + 1;
+        if (message.p.b !== undefined) call.push(decodePart(message.p, this.connection, true));
+        else {
+          try {
+            call.push(partFromWire(message.p.j));
+          } catch (error) {
+            call.push({ error });
+            return;
+          }
+        }
       }
-      call.emitted = message.s + 1;
-      if (message.p.b !== undefined) {
-        call.push(decodePart(message.p, this.connection, true));
-        return;
-      }
-      try {
-        call.push(partFromWire(message.p.j));
-      } catch (error) {
-        call.push({ error });
-      }
+      // The part's last output carries its end (a redelivery's skipped last output too).
+      if (message.z === 1) call.push(END);
     } else if (message.t === 'e') {
       call.push(END);
     } else {

@@ -21,18 +21,39 @@ export interface WirePart {
   b?: string;
 }
 
-/** A message from a worker to a caller, about part `i` of run `r`, delivery attempt `a`. */
+/**
+ * A message from a worker to a caller, about part `i` of run `r`, delivery attempt `a`: output `s`
+ * (`z: 1` when it is the part's last: no end message follows), the end, or the part's error.
+ */
 export type Message =
-  | { r: string; i: number; a: number; t: 'p'; s: number; p: WirePart }
+  | { r: string; i: number; a: number; t: 'p'; s: number; p: WirePart; z?: 1 }
   | { r: string; i: number; a: number; t: 'e' }
   | { r: string; i: number; a: number; t: 'x'; e: ErrorJSON };
 
 /** A command to send before the entry that refers to it (the SET of a large payload). */
 export type Command = readonly RedisArg[];
 
+/**
+ * The JSON form of an inline part without the fields at their defaults (role '', substream '', no
+ * metadata): the common text part is its mimetype and text. `partFromWire` fills them back in.
+ */
+function compactJSON(p: Part): PartJSON {
+  if (p.data !== undefined || p.toolCall !== undefined || p.toolResult !== undefined) return toJSON(p);
+  const out: PartJSON = { mimetype: p.mimetype };
+  if (p.text !== undefined) out.text = p.text;
+  if (p.role !== '') out.role = p.role;
+  if (p.substream !== '') out.substream = p.substream;
+  // Part metadata is frozen: the message can refer to it until it is serialized.
+  for (const _ in p.metadata) {
+    out.metadata = p.metadata;
+    break;
+  }
+  return out;
+}
+
 /** The wire form of `p`; a large binary payload adds a SET (with TTL) to `before`. */
 export function encodePart(p: Part, keys: Keys, before: Command[]): WirePart {
-  if (p.data === undefined || p.data.byteLength <= INLINE_BYTES) return { j: toJSON(p) };
+  if (p.data === undefined || p.data.byteLength <= INLINE_BYTES) return { j: compactJSON(p) };
   const { data: _data, ...json } = toJSON(makePart(p, { data: new Uint8Array(0) }));
   const key = keys.blob(randomUUID());
   before.push([

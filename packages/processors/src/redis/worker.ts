@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type PartProcessor, Stopper } from '@sluice/core';
+import { type Part, type PartProcessor, Stopper } from '@sluice/core';
 import { errorToJSON } from '@sluice/streams';
 import { DEFAULT_CLAIM_IDLE_MS } from './caller.ts';
 import { Connection, type Lease, lease, unblock } from './connection.ts';
@@ -13,7 +13,7 @@ import { type DirectRun, directRunOf, PART_ENDED, probeRunClass } from './direct
 import { positiveInt, RedisOptionError } from './errors.ts';
 import { DEFAULT_NAMESPACE, type Keys, keysOf, runPrefix, WORKERS_GROUP } from './keys.ts';
 import { CLAIM, HEARTBEAT, TAKE, TRIM } from './scripts.ts';
-import { type Command, decodePart, encodePart, fieldsOf, type Message, type WirePart } from './wire.ts';
+import { type Command, decodePart, encodePart, fieldsOf, type Message, partFromWire, type WirePart } from './wire.ts';
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -102,6 +102,8 @@ class Worker implements RemoteWorker {
   #before: Command[] = [];
   #acks = new Map<number, string[]>();
   #flushScheduled = false;
+  /** Flushes so far: a message queued since the last one is still in the outbox. */
+  #flushes = 0;
   #flushing = new Set<Promise<unknown>>();
 
   constructor(processors: Record<string, PartProcessor>, options: ServeOptions) {
@@ -240,23 +242,33 @@ class Worker implements RemoteWorker {
     const base = { r: r!, i: Number(job.fields.i), a: job.attempt };
     const stop = job.stop;
     let seq = 0;
+    // The part's latest output while it is still in the outbox: the end rides on it (z: 1).
+    let last: Extract<Message, { t: 'p' }> | undefined;
+    let lastFlush = -1;
+    const output = (p: Part) => {
+      const wire = encodePart(p, this.#keys, this.#before);
+      last = { r: base.r, i: base.i, a: base.a, t: 'p', s: seq++, p: wire };
+      lastFlush = this.#flushes;
+      this.#send(o!, last);
+    };
     try {
-      const input = await decodePart(JSON.parse(job.fields.p!) as WirePart, this.#connection, false);
+      const wire = JSON.parse(job.fields.p!) as WirePart;
+      const input = wire.b === undefined ? partFromWire(wire.j) : await decodePart(wire, this.#connection, false);
       const direct = this.#direct[job.stream];
       if (direct) {
-        await direct(input, stop, (output) => {
-          if (job.lost) return;
-          const wire = encodePart(output, this.#keys, this.#before);
-          this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+        await direct(input, stop, (p) => {
+          if (!job.lost) output(p);
         });
       } else {
-        for await (const output of processor([input], { signal: stop.signal })) {
+        for await (const p of processor([input], { signal: stop.signal })) {
           if (job.lost) break;
-          const wire = encodePart(output, this.#keys, this.#before);
-          this.#send(o!, { ...base, t: 'p', s: seq++, p: wire });
+          output(p);
         }
       }
-      if (!stop.aborted && !job.lost) this.#send(o!, { ...base, t: 'e' });
+      if (!stop.aborted && !job.lost) {
+        if (last && lastFlush === this.#flushes) last.z = 1;
+        else this.#send(o!, { ...base, t: 'e' });
+      }
     } catch (error) {
       if (!stop.aborted && !job.lost) this.#send(o!, { ...base, t: 'x', e: errorToJSON(error) });
     } finally {
@@ -331,6 +343,7 @@ class Worker implements RemoteWorker {
   /** Payloads, then each caller's messages in one entry, then the acknowledgements: one write. */
   #flush(): void {
     this.#flushScheduled = false;
+    this.#flushes++;
     const commands: Command[] = this.#before;
     this.#before = [];
     for (const [caller, messages] of this.#outbox) {
