@@ -28,12 +28,22 @@ return (#ARGV - 4) / 2
 /**
  * Worker: reads up to ARGV[3] new parts (non-blocking) from the streams in KEYS for consumer
  * ARGV[2] of group ARGV[1]; acknowledges, without returning them, parts whose run key
- * (ARGV[4] .. run) is gone (the run stopped or its caller died). Returns { {stream index, id, fields}... }.
+ * (ARGV[4] .. run) is gone (the run stopped or its caller died). ARGV[5...] are the runs of parts
+ * the worker read with a blocking read, to check the same way. Returns
+ * { { {stream index, id, fields}... }, { run gone among ARGV[5...]... } }.
  */
 export const TAKE = script(`${FIELDS}
 local group, consumer, count, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local out = {}
 local alive = {}
+local gone = {}
+for j = 5, #ARGV do
+  local run = ARGV[j]
+  if alive[run] == nil then
+    alive[run] = redis.call('EXISTS', prefix .. run) == 1
+    if not alive[run] then table.insert(gone, run) end
+  end
+end
+local out = {}
 for k = 1, #KEYS do
   if count <= 0 then break end
   local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[k], '>')
@@ -51,7 +61,7 @@ for k = 1, #KEYS do
     end
   end
 end
-return out
+return { out, gone }
 `);
 
 /** Worker: for each KEYS[k] and (ARGV[2k+2] id, ARGV[2k+3] run), 0 = heartbeat sent, 1 = no longer ours, 2 = run gone. */

@@ -156,24 +156,35 @@ class Worker implements RemoteWorker {
   }
 
   async #read(): Promise<void> {
+    // Parts from a blocking read, not started until TAKE has checked their runs (with the next take).
+    let unchecked: Entry[] = [];
     try {
-      while (!this.#closing) {
-        const free = this.#free;
-        if (free <= 0) {
+      while (!this.#closing || unchecked.length > 0) {
+        const free = this.#closing ? 0 : this.#free;
+        if (free <= 0 && unchecked.length === 0) {
           await new Promise<void>((resolve) => (this.#slotFreed = resolve));
           continue;
         }
-        let entries = await this.#connection.eval<Entry[]>(TAKE, this.#streams, [
+        const runs = unchecked.length > 0 ? [...new Set(unchecked.map(([, , flat]) => runOfEntry(flat)))] : [];
+        const [taken, gone] = await this.#connection.eval<[Entry[], string[]]>(TAKE, this.#streams, [
           WORKERS_GROUP,
           this.name,
-          String(free),
+          String(Math.max(0, free - unchecked.length)),
           this.#prefix,
+          ...runs,
         ]);
-        if (entries.length === 0) {
-          if (this.#closing) break;
-          entries = await this.#blockingRead(free);
+        if (unchecked.length > 0) {
+          // A part of a stopped run never starts.
+          const stopped = new Set(gone);
+          for (const [k, id, flat] of unchecked) {
+            if (stopped.has(runOfEntry(flat))) this.#queueAck(k - 1, id);
+            else this.#accept(k - 1, id, flat, 1);
+          }
+          unchecked = [];
+          this.#scheduleFlush();
         }
-        for (const [k, id, flat] of entries) this.#accept(Number(k) - 1, id, flat, 1);
+        for (const [k, id, flat] of taken) this.#accept(Number(k) - 1, id, flat, 1);
+        if (taken.length === 0 && !this.#closing && this.#free > 0) unchecked = await this.#blockingRead(this.#free);
       }
     } catch (error) {
       if (!this.#closing) {
@@ -184,7 +195,7 @@ class Worker implements RemoteWorker {
     }
   }
 
-  /** Waits for new parts (connection of its own, ended by CLIENT UNBLOCK), keeping those of live runs. */
+  /** Waits for new parts (connection of its own, ended by CLIENT UNBLOCK); TAKE then checks their runs. */
   async #blockingRead(free: number): Promise<Entry[]> {
     const reply = await this.#reader.send<[string, [string, string[]][]][] | null>([
       'XREADGROUP',
@@ -205,17 +216,7 @@ class Worker implements RemoteWorker {
       const k = this.#streams.indexOf(stream) + 1;
       for (const [id, flat] of items) entries.push([k, id, flat]);
     }
-    // Same check as TAKE (one EXISTS per run): a part of a stopped run never starts.
-    const runs = [...new Set(entries.map(([, , flat]) => runOfEntry(flat)))];
-    const exists = await Promise.all(runs.map((run) => this.#connection.send<number>(['EXISTS', this.#prefix + run])));
-    const alive = new Set(runs.filter((_, n) => Number(exists[n]) === 1));
-    const live: Entry[] = [];
-    for (const entry of entries) {
-      if (alive.has(runOfEntry(entry[2]))) live.push(entry);
-      else this.#queueAck(entry[0] - 1, entry[1]);
-    }
-    this.#scheduleFlush();
-    return live;
+    return entries;
   }
 
   #accept(stream: number, id: string, flat: string[], attempt: number): void {
