@@ -75,7 +75,8 @@ class RemoteRun {
         before: [],
         stream: hub.keys.parts(this.processor),
         head: this.#head,
-        entries: [],
+        first: index,
+        wires: [],
         calls: [],
         sent: false,
         cancelled: false,
@@ -91,7 +92,7 @@ class RemoteRun {
     }
     const wire = encodePart(part, hub.keys, batch.before);
     if (wire.b !== undefined) call.blobs.push(wire.b);
-    batch.entries.push(String(index), JSON.stringify(wire));
+    batch.wires.push(JSON.stringify(wire));
     batch.calls.push(call);
     return call;
   }

@@ -119,8 +119,10 @@ export interface Submission {
   readonly stream: string;
   /** Run, caller, claimIdleMs and maxDeliveries (the fields every entry of the run shares). */
   readonly head: readonly string[];
-  /** Index and wire part of each entry, flat. */
-  readonly entries: string[];
+  /** Index of the first part (the others follow it). */
+  readonly first: number;
+  /** The wire form (JSON) of each part, in index order. */
+  readonly wires: string[];
   readonly calls: PartCall[];
   /** Set when the hub has sent it (later parts go into a new one). */
   sent: boolean;
@@ -229,7 +231,7 @@ export class CallerHub {
         for (const call of s.calls) call.push({ error: this.#failure ?? error });
       };
       if (s.before.length > 0) void this.send(s.before).catch(fail);
-      this.connection.eval(SUBMIT, [s.stream], [...s.head, ...s.entries]).catch(fail);
+      this.connection.eval(SUBMIT, [s.stream], [...s.head, String(s.first), s.wires.join('\n')]).catch(fail);
     }
   }
 

@@ -14,15 +14,21 @@ end
 
 /**
  * Caller: adds the parts of one run to its processor's stream KEYS[1], one entry each, in one call.
- * ARGV: run, caller, claimIdleMs, maxDeliveries (fields r, o, c, x of every entry), then index and
- * wire part (fields i, p) of each. Returns the number of entries added.
+ * ARGV: run, caller, claimIdleMs, maxDeliveries (fields r, o, c, x of every entry), the index of
+ * the first part, and the wire parts (JSON, which has no raw newline) joined by newlines, in index
+ * order. Returns the number of entries added.
  */
 export const SUBMIT = script(`
 local stream, r, o, c, x = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for j = 5, #ARGV, 2 do
-  redis.call('XADD', stream, '*', 'r', r, 'i', ARGV[j], 'o', o, 'c', c, 'x', x, 'p', ARGV[j + 1])
+local i, parts, from, n = tonumber(ARGV[5]), ARGV[6], 1, 0
+while true do
+  local to = string.find(parts, '\\n', from, true)
+  redis.call('XADD', stream, '*', 'r', r, 'i', string.format('%d', i + n), 'o', o, 'c', c, 'x', x, 'p',
+    string.sub(parts, from, to and to - 1 or -1))
+  n = n + 1
+  if not to then return n end
+  from = to + 1
 end
-return (#ARGV - 4) / 2
 `);
 
 /**
