@@ -13,9 +13,13 @@ type Client = ReturnType<typeof makeClient>;
  * RESP2 replies (flat arrays, as in the Redis docs and inside Lua); pub/sub has its own connection
  * anyway. No per-command timeout: node-redis's default (5 s) would end blocking reads (BLOCK 10 s)
  * and costs a timer per command; a dead connection is seen by the socket and `reconnectStrategy`.
+ * The options are the same for every connection to one URL (the name is set after connecting):
+ * node-redis builds its client class (every command of every module, tens of MB) once per distinct
+ * options and caches only the last one, so a name of its own per connection would rebuild it on
+ * every connection.
  */
-function makeClient(url: string, name: string, reconnectStrategy: (retries: number, cause: Error) => number | Error) {
-  return createClient({ url, name, RESP: 2, socket: { reconnectStrategy }, commandOptions: { timeout: 0 } });
+function makeClient(url: string, reconnectStrategy: (retries: number, cause: Error) => number | Error) {
+  return createClient({ url, RESP: 2, socket: { reconnectStrategy }, commandOptions: { timeout: 0 } });
 }
 export type RedisArg = string | Buffer;
 
@@ -38,7 +42,7 @@ export class Connection {
     let ready = false;
     // Fail fast on the first connection (a wrong URL is an error now); once connected, ride out
     // short outages with backoff, then give up so callers see an error instead of hanging.
-    const client = makeClient(url, name, (retries, cause) =>
+    const client = makeClient(url, (retries, cause) =>
       !ready || retries >= 20 ? cause : Math.min(50 * 2 ** retries, 1000),
     );
     // node-redis throws unhandled 'error' events; commands reject on their own, so listen quietly.
@@ -53,8 +57,24 @@ export class Connection {
     }
     ready = true;
     const connection = new Connection(client, url);
-    // Asked now: once the connection blocks (XREADGROUP BLOCK), a CLIENT ID would wait behind it.
-    connection.#id = Number(await client.sendCommand(['CLIENT', 'ID']));
+    // The name (CLIENT LIST) again after a reconnect; the first one below, where its error is seen.
+    client.on('ready', () => void client.sendCommand(['CLIENT', 'SETNAME', name]).catch(() => {}));
+    try {
+      // Asked now: once the connection blocks (XREADGROUP BLOCK), a CLIENT ID would wait behind it.
+      const [, id] = await Promise.all([
+        client.sendCommand(['CLIENT', 'SETNAME', name]),
+        client.sendCommand(['CLIENT', 'ID']),
+      ]);
+      connection.#id = Number(id);
+    } catch (error) {
+      client.destroy();
+      throw new RedisConnectionError(
+        `could not set up the connection to Redis at ${redact(url)}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
     return connection;
   }
 

@@ -28,7 +28,7 @@ export interface ServeOptions {
    * over once idle for its caller's claimIdleMs. Default 30,000 ms.
    */
   claimIdleMs?: number;
-  /** This worker's consumer name (unique per worker). Default: host, pid and a random suffix. */
+  /** This worker's consumer name (unique per worker, no spaces). Default: host, pid and a random suffix. */
   name?: string;
 }
 
@@ -487,6 +487,12 @@ export async function serve(processors: Record<string, PartProcessor>, options: 
     throw new RedisOptionError(
       'serve: options.redis must be a Redis URL',
       "pass { redis: 'redis://127.0.0.1:6379' } (the same Redis the callers use)",
+    );
+  }
+  if (options.name !== undefined && (typeof options.name !== 'string' || !/^\S+$/.test(options.name))) {
+    throw new RedisOptionError(
+      `serve: options.name must be a non-empty string without spaces, got ${JSON.stringify(options.name)}`,
+      "pass a name such as 'worker-1' (it names this worker's consumer and connections), or leave it out",
     );
   }
   const names = Object.keys(processors ?? {});
