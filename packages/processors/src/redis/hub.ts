@@ -60,17 +60,25 @@ export class PartCall implements AsyncIterableIterator<Part> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<Part>> {
+  next(): Promise<IteratorResult<Part>> {
+    // The common case, an output already here: no async frame, no await.
+    if (this.#head < this.#items.length) {
+      const item = this.#items[this.#head]!;
+      if (item !== END && !(item instanceof Promise) && !('error' in item)) {
+        this.#advance();
+        return Promise.resolve({ done: false, value: item });
+      }
+    }
+    return this.#wait();
+  }
+
+  async #wait(): Promise<IteratorResult<Part>> {
     while (this.#head === this.#items.length) {
       if (this.#closed) return { done: true, value: undefined };
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
     const item = this.#items[this.#head]!;
-    this.#items[this.#head++] = END;
-    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
-      this.#items.splice(0, this.#head);
-      this.#head = 0;
-    }
+    this.#advance();
     if (item === END) {
       await this.#close();
       return { done: true, value: undefined };
@@ -84,6 +92,15 @@ export class PartCall implements AsyncIterableIterator<Part> {
     } catch (error) {
       await this.#close();
       throw error;
+    }
+  }
+
+  /** Takes the head item (its slot is cleared; the taken prefix is dropped now and then). */
+  #advance(): void {
+    this.#items[this.#head++] = END;
+    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
+      this.#items.splice(0, this.#head);
+      this.#head = 0;
     }
   }
 
