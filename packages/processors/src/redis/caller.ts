@@ -53,7 +53,7 @@ class RemoteRun {
   ) {
     this.key = hub.keys.run(this.id);
     hub.runs.add(this.key);
-    this.#head = [this.id, hub.id, String(options.claimIdleMs), String(options.maxDeliveries)];
+    this.#head = [this.id];
     // A part's end: forget it; when the run is stopping, end only once the stop is in Redis (a
     // `break` then means nothing more starts).
     this.#onClose = (call) => {
@@ -85,7 +85,9 @@ class RemoteRun {
       if (!this.#started) {
         // The run key exists before its first part does: a worker reading a part checks it.
         this.#started = true;
-        batch.before.push(['SET', this.key, '1', 'PX', String(this.options.claimIdleMs)]);
+        // Its value is what every part of the run shares (workers read it with the liveness check).
+        const info = `${hub.id} ${this.options.claimIdleMs} ${this.options.maxDeliveries}`;
+        batch.before.push(['SET', this.key, info, 'PX', String(this.options.claimIdleMs)]);
       }
       hub.ensureGroup(this.processor, batch.before);
       hub.submit(batch);

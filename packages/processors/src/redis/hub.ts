@@ -134,7 +134,7 @@ export interface Submission {
   /** The run key, the consumer group, large payloads: sent first, in order. */
   readonly before: Command[];
   readonly stream: string;
-  /** Run, caller, claimIdleMs and maxDeliveries (the fields every entry of the run shares). */
+  /** The run (field r of every entry; the rest of what its parts share is in the run key). */
   readonly head: readonly string[];
   /** Index of the first part (the others follow it). */
   readonly first: number;

@@ -14,16 +14,17 @@ end
 
 /**
  * Caller: adds the parts of one run to its processor's stream KEYS[1], one entry each, in one call.
- * ARGV: run, caller, claimIdleMs, maxDeliveries (fields r, o, c, x of every entry), the index of
- * the first part, and the wire parts (JSON, which has no raw newline) joined by newlines, in index
- * order. Returns the number of entries added.
+ * ARGV: the run (field r of every entry), the index of the first part, and the wire parts (JSON,
+ * which has no raw newline) joined by newlines, in index order. What the parts of a run share (its
+ * caller, claimIdleMs and maxDeliveries) is the value of the run key, "<caller> <ms> <max>".
+ * Returns the number of entries added.
  */
 export const SUBMIT = script(`
-local stream, r, o, c, x = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local i, parts, from, n = tonumber(ARGV[5]), ARGV[6], 1, 0
+local stream, r = KEYS[1], ARGV[1]
+local i, parts, from, n = tonumber(ARGV[2]), ARGV[3], 1, 0
 while true do
   local to = string.find(parts, '\\n', from, true)
-  redis.call('XADD', stream, '*', 'r', r, 'i', string.format('%d', i + n), 'o', o, 'c', c, 'x', x, 'p',
+  redis.call('XADD', stream, '*', 'r', r, 'i', string.format('%d', i + n), 'p',
     string.sub(parts, from, to and to - 1 or -1))
   n = n + 1
   if not to then return n end
@@ -36,29 +37,30 @@ end
  * ARGV[2] of group ARGV[1]; acknowledges, without returning them, parts whose run key
  * (ARGV[4] .. run) is gone (the run stopped or its caller died). ARGV[5...] are the runs of parts
  * the worker read with a blocking read, to check the same way. Returns
- * { { {stream index, id, fields}... }, { run gone among ARGV[5...]... } }.
+ * { { {stream index, id, fields}... }, { run, run key value (live) or false (gone), ... } } with
+ * every run it looked up.
  */
 export const TAKE = script(`${FIELDS}
 local group, consumer, count, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local alive = {}
-local gone = {}
-for j = 5, #ARGV do
-  local run = ARGV[j]
-  if alive[run] == nil then
-    alive[run] = redis.call('EXISTS', prefix .. run) == 1
-    if not alive[run] then table.insert(gone, run) end
+local info = {}
+local runs = {}
+local function look(run)
+  if info[run] == nil then
+    info[run] = redis.call('GET', prefix .. run)
+    table.insert(runs, run)
+    table.insert(runs, info[run])
   end
+  return info[run]
 end
+for j = 5, #ARGV do look(ARGV[j]) end
 local out = {}
 for k = 1, #KEYS do
   if count <= 0 then break end
   local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[k], '>')
   if reply then
     for _, entry in ipairs(reply[1][2]) do
-      local f = fields_of(entry[2])
-      local run = f['r']
-      if run and alive[run] == nil then alive[run] = redis.call('EXISTS', prefix .. run) == 1 end
-      if run and alive[run] then
+      local run = fields_of(entry[2])['r']
+      if run and look(run) then
         table.insert(out, { k, entry[1], entry[2] })
         count = count - 1
       else
@@ -67,7 +69,7 @@ for k = 1, #KEYS do
     end
   end
 end
-return { out, gone }
+return { out, runs }
 `);
 
 /** Worker: for each KEYS[k] and (ARGV[2k+2] id, ARGV[2k+3] run), 0 = heartbeat sent, 1 = no longer ours, 2 = run gone. */
@@ -91,11 +93,12 @@ return out
 `);
 
 /**
- * Worker: looks for parts of other consumers idle longer than their caller's claimIdleMs (field c)
- * in the streams KEYS[2k-1] (dead-letter streams KEYS[2k]). A part of a gone run is acknowledged;
- * a part delivered maxDeliveries (field x) times goes to the dead-letter stream and its caller
- * gets an E_MAX_DELIVERIES error on its output stream (ARGV[5] .. caller); any other is claimed for
- * ARGV[2], at most ARGV[4] of them. Returns { {stream index, id, fields, attempt}... }.
+ * Worker: looks for parts of other consumers idle longer than their run's claimIdleMs in the
+ * streams KEYS[2k-1] (dead-letter streams KEYS[2k]); a run's key (ARGV[3] .. run) holds
+ * "<caller> <claimIdleMs> <maxDeliveries>". A part of a gone run is acknowledged; a part delivered
+ * maxDeliveries times goes to the dead-letter stream and its caller gets an E_MAX_DELIVERIES error
+ * on its output stream (ARGV[5] .. caller); any other is claimed for ARGV[2], at most ARGV[4] of
+ * them. Returns { {stream index, id, fields, attempt, run key value}... }.
  */
 export const CLAIM = script(`${FIELDS}
 local group, consumer, prefix, count, outPrefix = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -107,32 +110,34 @@ for k = 1, #KEYS, 2 do
     local id, owner, idle, deliveries = p[1], p[2], tonumber(p[3]), tonumber(p[4])
     if owner ~= consumer then
       local range = redis.call('XRANGE', stream, id, id)
-      if #range == 0 then
+      local flat = #range > 0 and range[1][2] or nil
+      local f = flat and fields_of(flat) or {}
+      local info = flat and redis.call('GET', prefix .. (f['r'] or '')) or false
+      if not info then
+        -- Trimmed, or its run is gone: nobody needs it any more.
         redis.call('XACK', stream, group, id)
       else
-        local flat = range[1][2]
-        local f = fields_of(flat)
-        local limit = tonumber(f['c']) or 30000
+        local caller, limit, max = string.match(info, '^(%S+) (%d+) (%d+)$')
+        limit, max = tonumber(limit) or 30000, tonumber(max) or 3
         if idle >= limit then
-          if redis.call('EXISTS', prefix .. (f['r'] or '')) == 0 then
-            redis.call('XACK', stream, group, id)
-          elseif deliveries >= (tonumber(f['x']) or 3) then
-            redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*', 'entry', id, 'deliveries', deliveries, unpack(flat))
+          if deliveries >= max then
+            redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*', 'entry', id, 'deliveries', deliveries,
+              'caller', caller or '', 'maxDeliveries', max, unpack(flat))
             redis.call('XACK', stream, group, id)
             local message = {
               r = f['r'], i = tonumber(f['i']), a = deliveries + 1, t = 'x',
               e = {
                 name = 'DeliveryLimitError',
                 code = 'E_MAX_DELIVERIES',
-                message = 'part ' .. f['i'] .. ' was delivered ' .. deliveries .. ' times (maxDeliveries ' .. f['x'] ..
+                message = 'part ' .. f['i'] .. ' was delivered ' .. deliveries .. ' times (maxDeliveries ' .. max ..
                   ') and no worker finished it; it is in the dead-letter stream ' .. dead,
               },
             }
-            redis.call('XADD', outPrefix .. (f['o'] or '') .. ':out', 'NOMKSTREAM', '*', 'm', cjson.encode({ message }))
+            redis.call('XADD', outPrefix .. (caller or '') .. ':out', 'NOMKSTREAM', '*', 'm', cjson.encode({ message }))
           elseif count > 0 then
             local c = redis.call('XCLAIM', stream, group, consumer, limit, id)
             if #c > 0 then
-              table.insert(claimed, { (k + 1) / 2, id, flat, deliveries + 1 })
+              table.insert(claimed, { (k + 1) / 2, id, flat, deliveries + 1, info })
               count = count - 1
             end
           end

@@ -53,7 +53,12 @@ const TRIM_EVERY = 256;
 interface Job {
   readonly stream: number;
   readonly id: string;
-  readonly fields: Record<string, string>;
+  /** Fields r, i and p of its entry: run, part index, wire part (JSON). */
+  readonly run: string;
+  readonly index: number;
+  readonly wire: string;
+  /** The caller whose output stream gets its messages (from the run key). */
+  readonly caller: string;
   readonly attempt: number;
   /** The part's ctx.signal (made when first read). */
   readonly stop: Stopper;
@@ -67,6 +72,13 @@ type Entry = readonly [number, string, string[]];
 function runOfEntry(flat: readonly string[]): string {
   for (let k = 0; k + 1 < flat.length; k += 2) if (flat[k] === 'r') return flat[k + 1]!;
   return '';
+}
+
+/** What TAKE's second reply lists ([run, run key value or null, ...]) as a map of the live runs. */
+function liveRuns(flat: readonly (string | null)[]): Map<string, string> {
+  const live = new Map<string, string>();
+  for (let k = 0; k + 1 < flat.length; k += 2) if (typeof flat[k + 1] === 'string') live.set(flat[k]!, flat[k + 1]!);
+  return live;
 }
 
 class Worker implements RemoteWorker {
@@ -166,24 +178,25 @@ class Worker implements RemoteWorker {
           continue;
         }
         const runs = unchecked.length > 0 ? [...new Set(unchecked.map(([, , flat]) => runOfEntry(flat)))] : [];
-        const [taken, gone] = await this.#connection.eval<[Entry[], string[]]>(TAKE, this.#streams, [
+        const [taken, looked] = await this.#connection.eval<[Entry[], (string | null)[]]>(TAKE, this.#streams, [
           WORKERS_GROUP,
           this.name,
           String(Math.max(0, free - unchecked.length)),
           this.#prefix,
           ...runs,
         ]);
+        const live = liveRuns(looked);
         if (unchecked.length > 0) {
           // A part of a stopped run never starts.
-          const stopped = new Set(gone);
           for (const [k, id, flat] of unchecked) {
-            if (stopped.has(runOfEntry(flat))) this.#queueAck(k - 1, id);
-            else this.#accept(k - 1, id, flat, 1);
+            const info = live.get(runOfEntry(flat));
+            if (info === undefined) this.#queueAck(k - 1, id);
+            else this.#accept(k - 1, id, flat, 1, info);
           }
           unchecked = [];
           this.#scheduleFlush();
         }
-        for (const [k, id, flat] of taken) this.#accept(Number(k) - 1, id, flat, 1);
+        for (const [k, id, flat] of taken) this.#accept(Number(k) - 1, id, flat, 1, live.get(runOfEntry(flat)) ?? '');
         if (taken.length === 0 && !this.#closing && this.#free > 0) unchecked = await this.#blockingRead(this.#free);
       }
     } catch (error) {
@@ -219,14 +232,26 @@ class Worker implements RemoteWorker {
     return entries;
   }
 
-  #accept(stream: number, id: string, flat: string[], attempt: number): void {
+  /** Takes on a part; `info` is its run key's value, "<caller> <claimIdleMs> <maxDeliveries>". */
+  #accept(stream: number, id: string, flat: string[], attempt: number, info: string): void {
     const fields = fieldsOf(flat);
-    const c = Number(fields.c);
+    const [caller = '', ms] = info.split(' ');
+    const c = Number(ms);
     if (c > 0 && c < this.#minClaimMs) {
       this.#minClaimMs = c;
       this.#schedule();
     }
-    const job: Job = { stream, id, fields, attempt, stop: new Stopper(), lost: false };
+    const job: Job = {
+      stream,
+      id,
+      run: fields.r ?? '',
+      index: Number(fields.i),
+      wire: fields.p ?? '',
+      caller,
+      attempt,
+      stop: new Stopper(),
+      lost: false,
+    };
     this.#jobs.add(job);
     if (this.active < this.#concurrency) this.#start(job);
     else this.#backlog.push(job);
@@ -239,8 +264,8 @@ class Worker implements RemoteWorker {
 
   async #run(job: Job): Promise<void> {
     const processor = this.#processors[job.stream]!;
-    const { r, o } = job.fields;
-    const base = { r: r!, i: Number(job.fields.i), a: job.attempt };
+    const o = job.caller;
+    const base = { r: job.run, i: job.index, a: job.attempt };
     const stop = job.stop;
     let seq = 0;
     // The part's latest output while it is still in the outbox: the end rides on it (z: 1).
@@ -250,10 +275,10 @@ class Worker implements RemoteWorker {
       const wire = encodePart(p, this.#keys, this.#before);
       last = { r: base.r, i: base.i, a: base.a, t: 'p', s: seq++, p: wire };
       lastFlush = this.#flushes;
-      this.#send(o!, last);
+      this.#send(o, last);
     };
     try {
-      const wire = JSON.parse(job.fields.p!) as WirePart;
+      const wire = JSON.parse(job.wire) as WirePart;
       const input = wire.b === undefined ? partFromWire(wire.j) : await decodePart(wire, this.#connection, false);
       const direct = this.#direct[job.stream];
       if (direct) {
@@ -268,10 +293,10 @@ class Worker implements RemoteWorker {
       }
       if (!stop.aborted && !job.lost) {
         if (last && lastFlush === this.#flushes) last.z = 1;
-        else this.#send(o!, { ...base, t: 'e' });
+        else this.#send(o, { ...base, t: 'e' });
       }
     } catch (error) {
-      if (!stop.aborted && !job.lost) this.#send(o!, { ...base, t: 'x', e: errorToJSON(error) });
+      if (!stop.aborted && !job.lost) this.#send(o, { ...base, t: 'x', e: errorToJSON(error) });
     } finally {
       // A direct part's ctx.signal aborts once it is done, as the signal of a run does at its end.
       stop.abort(PART_ENDED);
@@ -297,7 +322,7 @@ class Worker implements RemoteWorker {
 
   /** A run stopped (its caller broke, aborted or failed): abort its parts here. */
   #stopRun(run: string): void {
-    for (const job of this.#jobs) if (job.fields.r === run) this.#abort(job, false);
+    for (const job of this.#jobs) if (job.run === run) this.#abort(job, false);
   }
 
   #abort(job: Job, lost: boolean): void {
@@ -395,7 +420,7 @@ class Worker implements RemoteWorker {
       const jobs = [...this.#jobs];
       if (jobs.length > 0) {
         const args = [WORKERS_GROUP, this.name, this.#prefix];
-        for (const job of jobs) args.push(job.id, job.fields.r ?? '');
+        for (const job of jobs) args.push(job.id, job.run);
         const statuses = await this.#connection.eval<number[]>(
           HEARTBEAT,
           jobs.map((j) => this.#streams[j.stream]!),
@@ -408,14 +433,15 @@ class Worker implements RemoteWorker {
       }
       if (!this.#closing && this.#free > 0) {
         const keys = this.#names.flatMap((n) => [this.#keys.parts(n), this.#keys.dead(n)]);
-        const claimed = await this.#connection.eval<[number, string, string[], number][]>(CLAIM, keys, [
+        const claimed = await this.#connection.eval<[number, string, string[], number, string][]>(CLAIM, keys, [
           WORKERS_GROUP,
           this.name,
           this.#prefix,
           String(this.#free),
           `${this.#keys.outputs('').slice(0, -':out'.length)}`,
         ]);
-        for (const [k, id, flat, attempt] of claimed) this.#accept(Number(k) - 1, id, flat, Number(attempt));
+        for (const [k, id, flat, attempt, info] of claimed)
+          this.#accept(Number(k) - 1, id, flat, Number(attempt), info);
       }
       if (this.#acksSinceTrim > 0) {
         this.#acksSinceTrim = 0;
