@@ -1,7 +1,7 @@
 import { type Part, part, toJSON } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { keysOf } from '../src/redis/keys.ts';
-import { type Command, encodePart, INLINE_BYTES, partFromWire } from '../src/redis/wire.ts';
+import { type BlobWire, type Command, encodePart, INLINE_BYTES, isBlob, partFromWire } from '../src/redis/wire.ts';
 
 const keys = keysOf('sluice');
 
@@ -9,14 +9,17 @@ const keys = keysOf('sluice');
 function roundTrip(p: Part): { back: Part; json: string; before: Command[] } {
   const before: Command[] = [];
   const json = JSON.stringify(encodePart(p, keys, before));
-  return { back: partFromWire(JSON.parse(json).j), json, before };
+  return { back: partFromWire(JSON.parse(json)), json, before };
 }
 
 describe('the wire form of a part', () => {
-  it('leaves out the fields at their defaults: a plain text part is its mimetype and text', () => {
+  it('leaves out the fields at their defaults: a plain text part is its text', () => {
     const { back, json } = roundTrip(part('hello'));
-    expect(JSON.parse(json)).toEqual({ j: { mimetype: 'text/plain', text: 'hello' } });
+    expect(json).toBe('{"text":"hello"}');
     expect(toJSON(back)).toEqual(toJSON(part('hello')));
+    const markdown = roundTrip(part('# hi', { mimetype: 'text/markdown' }));
+    expect(JSON.parse(markdown.json)).toEqual({ mimetype: 'text/markdown', text: '# hi' });
+    expect(markdown.back.mimetype).toBe('text/markdown');
   });
 
   it('keeps role, substream, metadata, bytes, tool calls and tool results', () => {
@@ -40,7 +43,9 @@ describe('the wire form of a part', () => {
   it('moves bytes above the inline limit into a payload key with a TTL', () => {
     const big = part(new Uint8Array(INLINE_BYTES + 1), { mimetype: 'application/octet-stream' });
     const before: Command[] = [];
-    const wire = encodePart(big, keys, before);
+    const encoded = encodePart(big, keys, before);
+    expect(isBlob(encoded)).toBe(true);
+    const wire = encoded as BlobWire;
     expect(wire.b).toMatch(/^sluice:/);
     expect(before).toHaveLength(1);
     expect(before[0]![0]).toBe('SET');

@@ -7,7 +7,7 @@ import { type Context, type Part, type PartProcessor, type PartResult, partProce
 import { positiveInt, RedisOptionError } from './errors.ts';
 import { acquireHub, type CallerHub, PartCall, releaseHub, type Submission } from './hub.ts';
 import { DEFAULT_NAMESPACE } from './keys.ts';
-import { type Command, encodePart } from './wire.ts';
+import { blobKeyOf, type Command, encodePart } from './wire.ts';
 
 /** Options of `distributed`. */
 export interface DistributedOptions {
@@ -93,7 +93,8 @@ class RemoteRun {
       hub.submit(batch);
     }
     const wire = encodePart(part, hub.keys, batch.before);
-    if (wire.b !== undefined) call.blobs.push(wire.b);
+    const blob = blobKeyOf(wire);
+    if (blob !== undefined) call.blobs.push(blob);
     batch.wires.push(JSON.stringify(wire));
     batch.calls.push(call);
     return call;

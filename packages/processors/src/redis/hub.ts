@@ -8,7 +8,16 @@ import { Connection, type Lease, lease, unblock } from './connection.ts';
 import { RedisConnectionError, RemoteProcessorError } from './errors.ts';
 import { type Keys, keysOf, WORKERS_GROUP } from './keys.ts';
 import { SUBMIT } from './scripts.ts';
-import { type Command, decodePart, type Message, nextId, partFromWire, type WirePart } from './wire.ts';
+import {
+  blobKeyOf,
+  type Command,
+  decodePart,
+  isBlob,
+  type Message,
+  nextId,
+  partFromWire,
+  type WirePart,
+} from './wire.ts';
 
 /** Outputs read per XREAD. */
 const READ_COUNT = 512;
@@ -310,10 +319,10 @@ export class CallerHub {
       if (message.s < call.emitted) this.#drop(message.p);
       else {
         call.emitted = message.s + 1;
-        if (message.p.b !== undefined) call.push(decodePart(message.p, this.connection, true));
+        if (isBlob(message.p)) call.push(decodePart(message.p, this.connection, true));
         else {
           try {
-            call.push(partFromWire(message.p.j));
+            call.push(partFromWire(message.p));
           } catch (error) {
             call.push({ error });
             return;
@@ -330,7 +339,8 @@ export class CallerHub {
   }
 
   #drop(wire: WirePart): void {
-    if (wire.b !== undefined) void this.connection.send(['DEL', wire.b]).catch(() => {});
+    const key = blobKeyOf(wire);
+    if (key !== undefined) void this.connection.send(['DEL', key]).catch(() => {});
   }
 
   get closing(): boolean {

@@ -15,10 +15,23 @@ export const INLINE_BYTES = 64 * 1024;
 /** Lifetime of a payload key: long enough for a queued part to wait for a worker. */
 export const BLOB_TTL_MS = 15 * 60_000;
 
-/** A part on the wire: its JSON form, with `b` naming the key that holds its bytes when large. */
-export interface WirePart {
+/**
+ * An inline part on the wire: its JSON form without the fields at their defaults (role '',
+ * substream '', no metadata, and mimetype 'text/plain' when it has text). A plain text part is
+ * `{"text":"..."}`.
+ */
+export type InlineWire = Omit<PartJSON, 'mimetype'> & { mimetype?: string };
+/** A large binary part on the wire: its JSON form without the bytes (`j`), and the key that holds them (`b`). */
+export interface BlobWire {
   j: PartJSON;
-  b?: string;
+  b: string;
+}
+/** A part on the wire (the two forms never share a key: a part's JSON has no `b`). */
+export type WirePart = InlineWire | BlobWire;
+
+/** True for the large-binary form. */
+export function isBlob(wire: WirePart): wire is BlobWire {
+  return typeof (wire as BlobWire).b === 'string';
 }
 
 /**
@@ -33,13 +46,11 @@ export type Message =
 /** A command to send before the entry that refers to it (the SET of a large payload). */
 export type Command = readonly RedisArg[];
 
-/**
- * The JSON form of an inline part without the fields at their defaults (role '', substream '', no
- * metadata): the common text part is its mimetype and text. `partFromWire` fills them back in.
- */
-function compactJSON(p: Part): PartJSON {
+/** The inline wire form of `p` (see `InlineWire`). */
+function compactJSON(p: Part): InlineWire {
   if (p.data !== undefined || p.toolCall !== undefined || p.toolResult !== undefined) return toJSON(p);
-  const out: PartJSON = { mimetype: p.mimetype };
+  const out: InlineWire = {};
+  if (p.mimetype !== 'text/plain' || p.text === undefined) out.mimetype = p.mimetype;
   if (p.text !== undefined) out.text = p.text;
   if (p.role !== '') out.role = p.role;
   if (p.substream !== '') out.substream = p.substream;
@@ -53,7 +64,7 @@ function compactJSON(p: Part): PartJSON {
 
 /** The wire form of `p`; a large binary payload adds a SET (with TTL) to `before`. */
 export function encodePart(p: Part, keys: Keys, before: Command[]): WirePart {
-  if (p.data === undefined || p.data.byteLength <= INLINE_BYTES) return { j: compactJSON(p) };
+  if (p.data === undefined || p.data.byteLength <= INLINE_BYTES) return compactJSON(p);
   const { data: _data, ...json } = toJSON(makePart(p, { data: new Uint8Array(0) }));
   const key = keys.blob(randomUUID());
   before.push([
@@ -70,8 +81,9 @@ export function encodePart(p: Part, keys: Keys, before: Command[]): WirePart {
  * Rebuilds an inline part. The common case (a text part with plain fields) is checked by hand, not
  * by the zod schema: this runs for every part and every output; anything else goes through `fromJSON`.
  */
-export function partFromWire(json: PartJSON): Part {
-  const { mimetype, text, role, substream, metadata } = json;
+export function partFromWire(json: InlineWire): Part {
+  const { text, role, substream, metadata } = json;
+  const mimetype = json.mimetype ?? (typeof text === 'string' ? 'text/plain' : undefined);
   if (
     typeof text === 'string' &&
     typeof mimetype === 'string' &&
@@ -85,12 +97,12 @@ export function partFromWire(json: PartJSON): Part {
   ) {
     return makePart(text, { mimetype, role: role ?? '', substream: substream ?? '', metadata: metadata ?? {} });
   }
-  return fromJSON(json);
+  return fromJSON(mimetype === json.mimetype ? json : { ...json, mimetype });
 }
 
 /** Rebuilds a part; `take` deletes its payload key once read (outputs are read once, inputs may be redelivered). */
 export async function decodePart(wire: WirePart, connection: Connection, take: boolean): Promise<Part> {
-  if (wire.b === undefined) return partFromWire(wire.j);
+  if (!isBlob(wire)) return partFromWire(wire);
   const bytes = await connection.sendForBuffers<Buffer | null>([take ? 'GETDEL' : 'GET', wire.b]);
   if (bytes === null) {
     throw new RedisConnectionError(`the payload of a ${wire.j.mimetype} part (key ${wire.b}) has expired`, {
@@ -101,9 +113,9 @@ export async function decodePart(wire: WirePart, connection: Connection, take: b
   return makePart(shell, { data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
 }
 
-/** True when a part carries a payload key. */
+/** The key holding a part's bytes, when it has one. */
 export function blobKeyOf(wire: WirePart): string | undefined {
-  return wire.b;
+  return isBlob(wire) ? wire.b : undefined;
 }
 
 /** Reads a stream entry's flat field list (`[f1, v1, f2, v2, ...]`) into a record. */

@@ -13,7 +13,16 @@ import { type DirectRun, directRunOf, PART_ENDED, probeRunClass } from './direct
 import { positiveInt, RedisOptionError } from './errors.ts';
 import { DEFAULT_NAMESPACE, type Keys, keysOf, runPrefix, WORKERS_GROUP } from './keys.ts';
 import { CLAIM, HEARTBEAT, TAKE, TRIM } from './scripts.ts';
-import { type Command, decodePart, encodePart, fieldsOf, type Message, partFromWire, type WirePart } from './wire.ts';
+import {
+  type Command,
+  decodePart,
+  encodePart,
+  fieldsOf,
+  isBlob,
+  type Message,
+  partFromWire,
+  type WirePart,
+} from './wire.ts';
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -279,7 +288,7 @@ class Worker implements RemoteWorker {
     };
     try {
       const wire = JSON.parse(job.wire) as WirePart;
-      const input = wire.b === undefined ? partFromWire(wire.j) : await decodePart(wire, this.#connection, false);
+      const input = isBlob(wire) ? await decodePart(wire, this.#connection, false) : partFromWire(wire);
       const direct = this.#direct[job.stream];
       if (direct) {
         await direct(input, stop, (p) => {
