@@ -2,11 +2,10 @@
 // The local engine (core's partProcessor) keeps the order, the concurrency bound and the stopping
 // rules; this file only moves each part to Redis and its outputs back.
 
-import { randomUUID } from 'node:crypto';
 import { type Context, type Part, type PartProcessor, type PartResult, partProcessor } from '@sluice/core';
 import { positiveInt, RedisOptionError } from './errors.ts';
 import { acquireHub, type CallerHub, PartCall, releaseHub, type Submission } from './hub.ts';
-import { DEFAULT_NAMESPACE } from './keys.ts';
+import { DEFAULT_NAMESPACE, newId } from './keys.ts';
 import { blobKeyOf, type Command, encodePart } from './wire.ts';
 
 /** Options of `distributed`. */
@@ -34,7 +33,7 @@ export const DEFAULT_MAX_DELIVERIES = 3;
 
 /** One run of a distributed processor: its id, liveness key, and the parts it has sent. */
 class RemoteRun {
-  readonly id = randomUUID();
+  readonly id = newId();
   readonly key: string;
   index = 0;
   readonly open = new Set<PartCall>();

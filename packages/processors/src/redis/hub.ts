@@ -2,11 +2,10 @@
 // connection of its own), the liveness of its runs (keys with a TTL, refreshed here), and the
 // routing of each output to the part it belongs to, skipping what was already emitted.
 
-import { randomUUID } from 'node:crypto';
 import type { Part } from '@sluice/core';
 import { Connection, type Lease, lease, unblock } from './connection.ts';
 import { RedisConnectionError, RemoteProcessorError } from './errors.ts';
-import { type Keys, keysOf, WORKERS_GROUP } from './keys.ts';
+import { type Keys, keysOf, newId, WORKERS_GROUP } from './keys.ts';
 import { SUBMIT } from './scripts.ts';
 import {
   blobKeyOf,
@@ -158,7 +157,7 @@ export interface Submission {
 
 /** The caller side shared by every `distributed` run of this process on one Redis and namespace. */
 export class CallerHub {
-  readonly id = randomUUID();
+  readonly id = newId();
   readonly keys: Keys;
   readonly outputs: string;
   readonly calls = new Map<string, PartCall>();
@@ -309,20 +308,22 @@ export class CallerHub {
 
   /** Routes one worker message to its part, skipping stale attempts and outputs already emitted. */
   #route(message: Message): void {
-    const call = this.calls.get(`${message.r}:${message.i}`);
-    if (!call || call.done || message.a < call.attempt) {
-      if (message.t === 'p') this.#drop(message.p);
+    const [t, r, i, a] = message;
+    const call = this.calls.get(`${r}:${i}`);
+    if (!call || call.done || a < call.attempt) {
+      if (t === 'p') this.#drop(message[5]);
       return;
     }
-    call.attempt = message.a;
-    if (message.t === 'p') {
-      if (message.s < call.emitted) this.#drop(message.p);
+    call.attempt = a;
+    if (t === 'p') {
+      const wire = message[5];
+      if (message[4] < call.emitted) this.#drop(wire);
       else {
-        call.emitted = message.s + 1;
-        if (isBlob(message.p)) call.push(decodePart(message.p, this.connection, true));
+        call.emitted = message[4] + 1;
+        if (isBlob(wire)) call.push(decodePart(wire, this.connection, true));
         else {
           try {
-            call.push(partFromWire(message.p));
+            call.push(partFromWire(wire));
           } catch (error) {
             call.push({ error });
             return;
@@ -330,11 +331,11 @@ export class CallerHub {
         }
       }
       // The part's last output carries its end (a redelivery's skipped last output too).
-      if (message.z === 1) call.push(END);
-    } else if (message.t === 'e') {
+      if (message[6] === 1) call.push(END);
+    } else if (t === 'e') {
       call.push(END);
     } else {
-      call.push({ error: RemoteProcessorError.fromJSON(call.processor, message.e) });
+      call.push({ error: RemoteProcessorError.fromJSON(call.processor, message[4]) });
     }
   }
 

@@ -124,9 +124,10 @@ for k = 1, #KEYS, 2 do
             redis.call('XADD', dead, 'MAXLEN', '~', 10000, '*', 'entry', id, 'deliveries', deliveries,
               'caller', caller or '', 'maxDeliveries', max, unpack(flat))
             redis.call('XACK', stream, group, id)
+            -- A message as workers send them: { 'x', run, index, attempt, error }.
             local message = {
-              r = f['r'], i = tonumber(f['i']), a = deliveries + 1, t = 'x',
-              e = {
+              'x', f['r'], tonumber(f['i']), deliveries + 1,
+              {
                 name = 'DeliveryLimitError',
                 code = 'E_MAX_DELIVERIES',
                 message = 'part ' .. f['i'] .. ' was delivered ' .. deliveries .. ' times (maxDeliveries ' .. max ..

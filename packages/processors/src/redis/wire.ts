@@ -35,13 +35,15 @@ export function isBlob(wire: WirePart): wire is BlobWire {
 }
 
 /**
- * A message from a worker to a caller, about part `i` of run `r`, delivery attempt `a`: output `s`
- * (`z: 1` when it is the part's last: no end message follows), the end, or the part's error.
+ * A message from a worker to a caller, about part `i` of run `r`, delivery attempt `a`, as a JSON
+ * array (no key names on the wire): output `s` of the part (`z` 1 when it is the part's last: no
+ * end message follows), the part's end, or its error.
  */
+export type OutputMessage = [t: 'p', r: string, i: number, a: number, s: number, p: WirePart, z?: 1];
 export type Message =
-  | { r: string; i: number; a: number; t: 'p'; s: number; p: WirePart; z?: 1 }
-  | { r: string; i: number; a: number; t: 'e' }
-  | { r: string; i: number; a: number; t: 'x'; e: ErrorJSON };
+  | OutputMessage
+  | [t: 'e', r: string, i: number, a: number]
+  | [t: 'x', r: string, i: number, a: number, e: ErrorJSON];
 
 /** A command to send before the entry that refers to it (the SET of a large payload). */
 export type Command = readonly RedisArg[];

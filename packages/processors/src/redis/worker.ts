@@ -20,6 +20,7 @@ import {
   fieldsOf,
   isBlob,
   type Message,
+  type OutputMessage,
   partFromWire,
   type WirePart,
 } from './wire.ts';
@@ -274,15 +275,15 @@ class Worker implements RemoteWorker {
   async #run(job: Job): Promise<void> {
     const processor = this.#processors[job.stream]!;
     const o = job.caller;
-    const base = { r: job.run, i: job.index, a: job.attempt };
+    const { run, index, attempt } = job;
     const stop = job.stop;
     let seq = 0;
     // The part's latest output while it is still in the outbox: the end rides on it (z: 1).
-    let last: Extract<Message, { t: 'p' }> | undefined;
+    let last: OutputMessage | undefined;
     let lastFlush = -1;
     const output = (p: Part) => {
       const wire = encodePart(p, this.#keys, this.#before);
-      last = { r: base.r, i: base.i, a: base.a, t: 'p', s: seq++, p: wire };
+      last = ['p', run, index, attempt, seq++, wire];
       lastFlush = this.#flushes;
       this.#send(o, last);
     };
@@ -301,11 +302,11 @@ class Worker implements RemoteWorker {
         }
       }
       if (!stop.aborted && !job.lost) {
-        if (last && lastFlush === this.#flushes) last.z = 1;
-        else this.#send(o, { ...base, t: 'e' });
+        if (last && lastFlush === this.#flushes) last[6] = 1;
+        else this.#send(o, ['e', run, index, attempt]);
       }
     } catch (error) {
-      if (!stop.aborted && !job.lost) this.#send(o, { ...base, t: 'x', e: errorToJSON(error) });
+      if (!stop.aborted && !job.lost) this.#send(o, ['x', run, index, attempt, errorToJSON(error)]);
     } finally {
       // A direct part's ctx.signal aborts once it is done, as the signal of a run does at its end.
       stop.abort(PART_ENDED);
