@@ -8,17 +8,42 @@
  * commands per part (INFO stats, every client), and Redis memory at the end of each run.
  * Target: sluice throughput >= 3x BullMQ's.
  *
+ * Both sides run compiled JavaScript, as users run them: BullMQ's published build, and ours built
+ * here first (`pnpm build` of core, streams and processors into packages/\*\/dist), with the caller
+ * and the workers resolving @sluice/* to dist/. BENCH_SOURCE=1 runs the TypeScript sources through
+ * tsx instead (no build; for profiling with source positions).
+ *
  *   pnpm exec tsx bench/distributed.ts      (BENCH_REPS=5, BENCH_WARMUP=3 by default)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { distributed } from '@sluice/processors/redis';
-import { startRedisServer } from '@sluice/processors/testing';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BENCH_DIR, check, envInt, fmt, machine, median, ratio, report } from './harness.ts';
+
+// Started with the workspace's source condition (pnpm sets it from .npmrc): build, then run this
+// file again, and its workers, against the build.
+const SOURCE_CONDITION = '--conditions=sluice-source';
+if (process.env.BENCH_SOURCE !== '1' && process.env.NODE_OPTIONS?.includes(SOURCE_CONDITION)) {
+  const root = join(BENCH_DIR, '..');
+  const build = spawnSync(
+    'pnpm',
+    ['--filter', '@sluice/core', '--filter', '@sluice/streams', '--filter', '@sluice/processors', 'run', 'build'],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  if (build.status !== 0) throw new Error(`pnpm build failed (exit ${build.status}); BENCH_SOURCE=1 runs the sources`);
+  const NODE_OPTIONS = process.env.NODE_OPTIONS.replace(SOURCE_CONDITION, '').trim();
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'distributed.ts')], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS },
+  });
+  process.exit(run.status ?? 1);
+}
+const { distributed } = await import('@sluice/processors/redis');
+const { startRedisServer } = await import('@sluice/processors/testing');
 
 const PARTS = 10_000;
 const WORKERS = 4;

@@ -45,6 +45,8 @@ export class PartCall implements AsyncIterableIterator<Part> {
   readonly #items: Item[] = [];
   #head = 0;
   #wake: (() => void) | undefined;
+  /** The pending `next` while no item is here. */
+  #waiting: Promise<IteratorResult<Part>> | undefined;
   #closed: Promise<void> | undefined;
   blobs: string[] = [];
 
@@ -69,38 +71,43 @@ export class PartCall implements AsyncIterableIterator<Part> {
   }
 
   next(): Promise<IteratorResult<Part>> {
-    // The common case, an output already here: no async frame, no await.
-    if (this.#head < this.#items.length) {
-      const item = this.#items[this.#head]!;
-      if (item !== END && !(item instanceof Promise) && !('error' in item)) {
-        this.#advance();
-        return Promise.resolve({ done: false, value: item });
-      }
-    }
-    return this.#wait();
+    if (this.#head < this.#items.length) return this.#take();
+    if (this.#closed) return Promise.resolve({ done: true, value: undefined });
+    // Nothing yet: one promise, settled by the push that brings the next item (no async frame).
+    if (this.#waiting) return this.#waiting.then(() => this.next());
+    this.#waiting = new Promise<IteratorResult<Part>>((resolve) => {
+      this.#wake = () => {
+        this.#waiting = undefined;
+        const item = this.#items[this.#head];
+        if (item !== undefined && item !== END && !(item instanceof Promise) && !('error' in item)) {
+          this.#advance();
+          resolve({ done: false, value: item });
+        } else resolve(this.#head < this.#items.length ? this.#take() : this.next());
+      };
+    });
+    return this.#waiting;
   }
 
-  async #wait(): Promise<IteratorResult<Part>> {
-    while (this.#head === this.#items.length) {
-      if (this.#closed) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
+  /** The head item as the result of `next` (there is one). */
+  #take(): Promise<IteratorResult<Part>> {
     const item = this.#items[this.#head]!;
     this.#advance();
-    if (item === END) {
-      await this.#close();
-      return { done: true, value: undefined };
+    if (item === END) return this.#close().then(() => ({ done: true, value: undefined }));
+    if (item instanceof Promise) {
+      return item.then(
+        (value: Part) => ({ done: false, value }),
+        (error: unknown) =>
+          this.#close().then(() => {
+            throw error;
+          }),
+      );
     }
-    if (typeof item === 'object' && 'error' in item) {
-      await this.#close();
-      throw item.error;
+    if ('error' in item) {
+      return this.#close().then(() => {
+        throw item.error;
+      });
     }
-    try {
-      return { done: false, value: await item };
-    } catch (error) {
-      await this.#close();
-      throw error;
-    }
+    return Promise.resolve({ done: false, value: item });
   }
 
   /** Takes the head item (its slot is cleared; the taken prefix is dropped now and then). */

@@ -34,23 +34,23 @@ end
 
 /**
  * Worker: reads up to ARGV[3] new parts (non-blocking) from the streams in KEYS for consumer
- * ARGV[2] of group ARGV[1]; acknowledges, without returning them, parts whose run key
- * (ARGV[4] .. run) is gone (the run stopped or its caller died). ARGV[5...] are the runs of parts
- * the worker read with a blocking read, to check the same way. Returns
- * { { {stream index, id, fields}... }, { run, run key value (live) or false (gone), ... } } with
- * every run it looked up.
+ * ARGV[2] of group ARGV[1], and looks up the run key (ARGV[4] .. run) of each: a part whose run key
+ * is gone (the run stopped or its caller died) must not start; the worker acknowledges it.
+ * ARGV[5...] are the runs of parts the worker read with a blocking read, to check the same way.
+ * Returns { { stream index, entries (as XREADGROUP returns them), ... }, { run, run key value
+ * (live) or false (gone), ... } } with every run it looked up. Entries are written r, i, p: the
+ * run is read by position (any other layout by name).
  */
-export const TAKE = script(`${FIELDS}
+export const TAKE = script(`
 local group, consumer, count, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local info = {}
 local runs = {}
 local function look(run)
   if info[run] == nil then
     info[run] = redis.call('GET', prefix .. run)
-    table.insert(runs, run)
-    table.insert(runs, info[run])
+    runs[#runs + 1] = run
+    runs[#runs + 1] = info[run]
   end
-  return info[run]
 end
 for j = 5, #ARGV do look(ARGV[j]) end
 local out = {}
@@ -58,15 +58,18 @@ for k = 1, #KEYS do
   if count <= 0 then break end
   local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', KEYS[k], '>')
   if reply then
-    for _, entry in ipairs(reply[1][2]) do
-      local run = fields_of(entry[2])['r']
-      if run and look(run) then
-        table.insert(out, { k, entry[1], entry[2] })
-        count = count - 1
+    local entries = reply[1][2]
+    for _, entry in ipairs(entries) do
+      local flat = entry[2]
+      if flat[1] == 'r' then
+        look(flat[2])
       else
-        redis.call('XACK', KEYS[k], group, entry[1])
+        for j = 1, #flat, 2 do if flat[j] == 'r' then look(flat[j + 1]) end end
       end
     end
+    out[#out + 1] = k
+    out[#out + 1] = entries
+    count = count - #entries
   end
 end
 return { out, runs }

@@ -80,6 +80,7 @@ type Entry = readonly [number, string, string[]];
 
 /** The run field (r) of a part entry's flat field list; '' when missing. */
 function runOfEntry(flat: readonly string[]): string {
+  if (flat[0] === 'r') return flat[1]!;
   for (let k = 0; k + 1 < flat.length; k += 2) if (flat[k] === 'r') return flat[k + 1]!;
   return '';
 }
@@ -188,26 +189,25 @@ class Worker implements RemoteWorker {
           continue;
         }
         const runs = unchecked.length > 0 ? [...new Set(unchecked.map(([, , flat]) => runOfEntry(flat)))] : [];
-        const [taken, looked] = await this.#connection.eval<[Entry[], (string | null)[]]>(TAKE, this.#streams, [
-          WORKERS_GROUP,
-          this.name,
-          String(Math.max(0, free - unchecked.length)),
-          this.#prefix,
-          ...runs,
-        ]);
+        const [taken, looked] = await this.#connection.eval<[(number | [string, string[]][])[], (string | null)[]]>(
+          TAKE,
+          this.#streams,
+          [WORKERS_GROUP, this.name, String(Math.max(0, free - unchecked.length)), this.#prefix, ...runs],
+        );
         const live = liveRuns(looked);
-        if (unchecked.length > 0) {
-          // A part of a stopped run never starts.
-          for (const [k, id, flat] of unchecked) {
-            const info = live.get(runOfEntry(flat));
-            if (info === undefined) this.#queueAck(k - 1, id);
-            else this.#accept(k - 1, id, flat, 1, info);
+        // A part of a stopped run never starts: it is only acknowledged.
+        for (const [k, id, flat] of unchecked) this.#take(k - 1, id, flat, live);
+        unchecked = [];
+        let count = 0;
+        for (let j = 0; j + 1 < taken.length; j += 2) {
+          const k = Number(taken[j]) - 1;
+          for (const [id, flat] of taken[j + 1] as [string, string[]][]) {
+            this.#take(k, id, flat, live);
+            count++;
           }
-          unchecked = [];
-          this.#scheduleFlush();
         }
-        for (const [k, id, flat] of taken) this.#accept(Number(k) - 1, id, flat, 1, live.get(runOfEntry(flat)) ?? '');
-        if (taken.length === 0 && !this.#closing && this.#free > 0) unchecked = await this.#blockingRead(this.#free);
+        if (this.#acks.size > 0) this.#scheduleFlush();
+        if (count === 0 && !this.#closing && this.#free > 0) unchecked = await this.#blockingRead(this.#free);
       }
     } catch (error) {
       if (!this.#closing) {
@@ -240,6 +240,13 @@ class Worker implements RemoteWorker {
       for (const [id, flat] of items) entries.push([k, id, flat]);
     }
     return entries;
+  }
+
+  /** Starts (or queues) a part read from stream `stream` when its run is live; else acknowledges it. */
+  #take(stream: number, id: string, flat: string[], live: Map<string, string>): void {
+    const info = live.get(runOfEntry(flat));
+    if (info === undefined) this.#queueAck(stream, id);
+    else this.#accept(stream, id, flat, 1, info);
   }
 
   /** Takes on a part; `info` is its run key's value, "<caller> <claimIdleMs> <maxDeliveries>". */
