@@ -7,7 +7,7 @@ async function runOne(p: ReturnType<typeof partProcessor>, input: Part, stop = n
   const direct = directRunOf(p);
   expect(direct).toBeDefined();
   const out: string[] = [];
-  await direct!(input, stop, (o) => out.push(`${o.substream}:${o.text}`));
+  await direct!(input, stop, { emit: (o) => out.push(`${o.substream}:${o.text}`) });
   return out;
 }
 
@@ -79,9 +79,11 @@ describe("serve's direct path (one part member, no run per part)", () => {
     });
     const direct = directRunOf(p)!;
     const out: string[] = [];
-    const done = direct(part('a'), stop, (o) => {
-      out.push(o.text!);
-      if (o.text === 'first') queueMicrotask(() => stop.abort(PART_ENDED));
+    const done = direct(part('a'), stop, {
+      emit: (o) => {
+        out.push(o.text!);
+        if (o.text === 'first') queueMicrotask(() => stop.abort(PART_ENDED));
+      },
     });
     await done;
     expect(out).toEqual(['first']);

@@ -1,6 +1,9 @@
+/** No items yet: a Fifo allocates its ring on its first push (most runs' side queues stay empty). */
+const NONE: never[] = [];
+
 /** A growable ring buffer: O(1) push and shift without `Array#shift`'s copying. */
 export class Fifo<T> {
-  #items: (T | undefined)[] = new Array(16);
+  #items: (T | undefined)[] = NONE;
   #head = 0;
   #length = 0;
 
@@ -11,7 +14,7 @@ export class Fifo<T> {
   push(item: T): void {
     const capacity = this.#items.length;
     if (this.#length === capacity) {
-      const grown: (T | undefined)[] = new Array(capacity * 2);
+      const grown: (T | undefined)[] = new Array(capacity === 0 ? 16 : capacity * 2);
       for (let i = 0; i < this.#length; i++) grown[i] = this.#items[(this.#head + i) % capacity];
       this.#items = grown;
       this.#head = 0;
@@ -30,7 +33,7 @@ export class Fifo<T> {
   }
 
   clear(): void {
-    this.#items = new Array(16);
+    this.#items = NONE;
     this.#head = 0;
     this.#length = 0;
   }

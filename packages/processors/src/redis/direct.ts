@@ -16,13 +16,18 @@ import {
   type Stopper,
 } from '@sluice/core';
 
+/** Where a direct run's outputs go (the worker's job of the part). */
+export interface Sink {
+  emit(p: Part): void;
+}
+
 /**
- * Processes one part: `emit` gets each output (status and debug parts included) in order. Resolves
- * once the part is done, rejects with the error `fn` threw. `stop.signal` is the part's
+ * Processes one part: `sink.emit` gets each output (status and debug parts included) in order.
+ * Resolves once the part is done, rejects with the error `fn` threw. `stop.signal` is the part's
  * `ctx.signal` (the caller aborts it with PART_ENDED once the part is done, as at the end of any
  * run); when it aborts early, an async iterable result is returned (its `finally` runs) and nothing more is
  * emitted. */
-export type DirectRun = (input: Part, stop: Stopper, emit: (p: Part) => void) => Promise<void>;
+export type DirectRun = (input: Part, stop: Stopper, sink: Sink) => Promise<void>;
 
 /** The reason a part's signal aborts with when its part ended (one instance: nothing reads its stack). */
 export const PART_ENDED = new DOMException('The part ended', 'AbortError');
@@ -84,33 +89,36 @@ export function directRunOf(served: PartProcessor): DirectRun | undefined {
       `${name}: expected a Part, a string or a Uint8Array, got ${value === null ? 'null' : typeof value}; yield parts (textPart, jsonPart, ...) or strings`,
     );
   };
-  const expand = (value: unknown, emit: (p: Part) => void): void => {
+  const expand = (value: unknown, stop: Stopper, sink: Sink): void => {
     if (value === undefined || value === null) return;
     if (typeof value === 'string' || value instanceof Uint8Array || isPart(value)) {
-      emit(toPart(value));
+      if (!stop.aborted) sink.emit(toPart(value));
       return;
     }
     if (typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function') {
-      for (const item of value as Iterable<unknown>) emit(toPart(item));
+      for (const item of value as Iterable<unknown>) {
+        const p = toPart(item);
+        if (!stop.aborted) sink.emit(p);
+      }
       return;
     }
     throw new TypeError(
       `${name}: fn returned ${typeof value}; return a part, a string, bytes, an (async) iterable of them, a promise, or nothing`,
     );
   };
-  return async (input, stop, emit) => {
+  return async (input, stop, sink) => {
     if ((input.substream !== '' && isReservedSubstream(input.substream)) || !match(input)) {
-      emit(input);
+      sink.emit(input);
       return;
     }
-    const out = (p: Part) => {
-      if (!stop.aborted) emit(p);
-    };
     // A run of this part's own, as before: runState is per part, tracing sees the current call, and
     // status, debug and the reserved parts of nested runs come out in order with the outputs.
     const run = new runClass!();
     run.onSide = () => {
-      while (run.side.length > 0) out(run.side.shift()!);
+      while (run.side.length > 0) {
+        const p = run.side.shift()!;
+        if (!stop.aborted) sink.emit(p);
+      }
     };
     // `stop.signal` is made only if fn reads ctx.signal.
     const ctx = run.context(stop);
@@ -121,7 +129,7 @@ export function directRunOf(served: PartProcessor): DirectRun | undefined {
         typeof result === 'object' &&
         typeof (result as PromiseLike<unknown>).then === 'function'
       ) {
-        expand(await result, out);
+        expand(await result, stop, sink);
       } else if (
         result !== null &&
         typeof result === 'object' &&
@@ -138,7 +146,8 @@ export function directRunOf(served: PartProcessor): DirectRun | undefined {
           for (;;) {
             const step = await iterator.next();
             if (step.done || stop.aborted) break;
-            out(toPart(step.value));
+            const p = toPart(step.value);
+            if (!stop.aborted) sink.emit(p);
           }
         } finally {
           remove();
@@ -148,7 +157,7 @@ export function directRunOf(served: PartProcessor): DirectRun | undefined {
           }
         }
       } else {
-        expand(result, out);
+        expand(result, stop, sink);
       }
     } finally {
       run.finished = true;

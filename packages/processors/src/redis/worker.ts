@@ -60,20 +60,37 @@ const BLOCK_MS = 10_000;
 /** Acknowledgements between two trims of a stream (a timer trims too). */
 const TRIM_EVERY = 256;
 
-interface Job {
-  readonly stream: number;
-  readonly id: string;
-  /** Fields r, i and p of its entry: run, part index, wire part (JSON). */
-  readonly run: string;
-  readonly index: number;
-  readonly wire: string;
-  /** The caller whose output stream gets its messages (from the run key). */
-  readonly caller: string;
-  readonly attempt: number;
+/** A part taken by this worker: where it came from, its signal, and the outputs sent so far. */
+class Job {
   /** The part's ctx.signal (made when first read). */
-  readonly stop: Stopper;
+  readonly stop = new Stopper();
   /** Another worker took it over (missed heartbeats): no ack, no more messages. */
-  lost: boolean;
+  lost = false;
+  /** Outputs sent so far (the next one's sequence number). */
+  seq = 0;
+  /** The part's latest output while it may still be in the outbox: the end rides on it (z: 1). */
+  last: OutputMessage | undefined = undefined;
+  /** The worker's flush count when `last` was queued. */
+  lastFlush = -1;
+
+  constructor(
+    readonly stream: number,
+    readonly id: string,
+    /** Fields r, i and p of its entry: run, part index, wire part (JSON). */
+    readonly run: string,
+    readonly index: number,
+    readonly wire: string,
+    /** The caller whose output stream gets its messages (from the run key). */
+    readonly caller: string,
+    readonly attempt: number,
+    /** Queues an output message of this part (the worker's). */
+    readonly output: (job: Job, p: Part) => void,
+  ) {}
+
+  /** One output of the part (nothing once it was stopped or lost). */
+  emit(p: Part): void {
+    if (!this.lost && !this.stop.aborted) this.output(this, p);
+  }
 }
 
 type Entry = readonly [number, string, string[]];
@@ -251,24 +268,19 @@ class Worker implements RemoteWorker {
 
   /** Takes on a part; `info` is its run key's value, "<caller> <claimIdleMs> <maxDeliveries>". */
   #accept(stream: number, id: string, flat: string[], attempt: number, info: string): void {
-    const fields = fieldsOf(flat);
     const [caller = '', ms] = info.split(' ');
     const c = Number(ms);
     if (c > 0 && c < this.#minClaimMs) {
       this.#minClaimMs = c;
       this.#schedule();
     }
-    const job: Job = {
-      stream,
-      id,
-      run: fields.r ?? '',
-      index: Number(fields.i),
-      wire: fields.p ?? '',
-      caller,
-      attempt,
-      stop: new Stopper(),
-      lost: false,
-    };
+    // Entries are written r, i, p (any other layout is read by name).
+    let run: string | undefined;
+    let index: string | undefined;
+    let wire: string | undefined;
+    if (flat[0] === 'r' && flat[2] === 'i' && flat[4] === 'p') [, run, , index, , wire] = flat;
+    else ({ r: run, i: index, p: wire } = fieldsOf(flat));
+    const job = new Job(stream, id, run ?? '', Number(index), wire ?? '', caller, attempt, this.#output);
     this.#jobs.add(job);
     if (this.active < this.#concurrency) this.#start(job);
     else this.#backlog.push(job);
@@ -279,37 +291,34 @@ class Worker implements RemoteWorker {
     void this.#run(job);
   }
 
+  /** Queues output `p` of `job` (its sequence number, and the end riding on it if it is the last). */
+  readonly #output = (job: Job, p: Part): void => {
+    const wire = encodePart(p, this.#keys, this.#before);
+    const message: OutputMessage = ['p', job.run, job.index, job.attempt, job.seq++, wire];
+    job.last = message;
+    job.lastFlush = this.#flushes;
+    this.#send(job.caller, message);
+  };
+
   async #run(job: Job): Promise<void> {
     const processor = this.#processors[job.stream]!;
     const o = job.caller;
     const { run, index, attempt } = job;
     const stop = job.stop;
-    let seq = 0;
-    // The part's latest output while it is still in the outbox: the end rides on it (z: 1).
-    let last: OutputMessage | undefined;
-    let lastFlush = -1;
-    const output = (p: Part) => {
-      const wire = encodePart(p, this.#keys, this.#before);
-      last = ['p', run, index, attempt, seq++, wire];
-      lastFlush = this.#flushes;
-      this.#send(o, last);
-    };
     try {
       const wire = JSON.parse(job.wire) as WirePart;
       const input = isBlob(wire) ? await decodePart(wire, this.#connection, false) : partFromWire(wire);
       const direct = this.#direct[job.stream];
-      if (direct) {
-        await direct(input, stop, (p) => {
-          if (!job.lost) output(p);
-        });
-      } else {
+      if (direct) await direct(input, stop, job);
+      else {
         for await (const p of processor([input], { signal: stop.signal })) {
           if (job.lost) break;
-          output(p);
+          job.emit(p);
         }
       }
       if (!stop.aborted && !job.lost) {
-        if (last && lastFlush === this.#flushes) last[6] = 1;
+        const last = job.last;
+        if (last && job.lastFlush === this.#flushes) last[6] = 1;
         else this.#send(o, ['e', run, index, attempt]);
       }
     } catch (error) {
