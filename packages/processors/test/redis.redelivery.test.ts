@@ -33,6 +33,22 @@ describe('distributed(): at-least-once delivery', () => {
     expect(Number(pending[0])).toBe(0);
   });
 
+  it('a part running longer than claimIdleMs on a live worker is not taken over (heartbeats)', async () => {
+    const t = await redisForTest();
+    cleanup = t.cleanup;
+    // Two idle-capable workers; the one that takes the part runs it for 4 x claimIdleMs, while
+    // the other looks for idle parts every claimIdleMs / 4.
+    const env = { CONCURRENCY: '1', CLAIM_IDLE_MS: '1000' };
+    await Promise.all([1, 2].map(() => startWorker(t.server.url, env)));
+    const remote = distributed('long', { redis: t.server.url, claimIdleMs: 1000 });
+    const out = await remote(['4000']).gather();
+    expect(out.map((p) => p.text)).toEqual(['4000:done']);
+    // Started once: the heartbeats kept it from being claimed by the other worker.
+    expect(await t.redis.lRange('long-started', 0, -1)).toHaveLength(1);
+    const pending = (await t.redis.sendCommand(['XPENDING', 'sluice:proc:{long}:parts', 'workers'])) as unknown[];
+    expect(Number(pending[0])).toBe(0);
+  });
+
   it('a poison part whose worker dies every time goes to the dead-letter stream and fails with E_REMOTE', async () => {
     const t = await redisForTest();
     cleanup = t.cleanup;

@@ -43,6 +43,12 @@ const worker = await serve(
       await abortable(Number(ms), ctx.signal);
       return textPart(label!, { metadata: { ...meta, finishedAt: performance.timeOrigin + performance.now() } });
     }),
+    // "<ms>": a long call (longer than claimIdleMs); records each start with the worker's pid.
+    long: partProcessor(async (part, ctx) => {
+      await record('long-started', String(process.pid));
+      await abortable(Number(part.text), ctx.signal);
+      return `${part.text}:done`;
+    }),
     hang: partProcessor(async function* (part, ctx) {
       await record('started', part.text!);
       try {
