@@ -145,6 +145,8 @@ class Worker implements RemoteWorker {
   /** Flushes so far: a message queued since the last one is still in the outbox. */
   #flushes = 0;
   #flushing = new Set<Promise<unknown>>();
+  /** The read loop waiting for the flush due this turn (its take then shares the flush's write). */
+  #flushed: (() => void) | undefined;
 
   constructor(processors: Record<string, PartProcessor>, options: ServeOptions) {
     this.#names = Object.keys(processors);
@@ -200,11 +202,13 @@ class Worker implements RemoteWorker {
     let unchecked: Entry[] = [];
     try {
       while (!this.#closing || unchecked.length > 0) {
-        const free = this.#closing ? 0 : this.#free;
-        if (free <= 0 && unchecked.length === 0) {
+        if ((this.#closing ? 0 : this.#free) <= 0 && unchecked.length === 0) {
           await new Promise<void>((resolve) => (this.#slotFreed = resolve));
           continue;
         }
+        // A flush is due this turn (a part just ended): take with it, in the same write.
+        if (this.#flushScheduled) await new Promise<void>((resolve) => (this.#flushed = resolve));
+        const free = this.#closing ? 0 : this.#free;
         const runs = unchecked.length > 0 ? [...new Set(unchecked.map(([, , flat]) => runOfEntry(flat)))] : [];
         const [taken, looked] = await this.#connection.eval<[(number | [string, string[]][])[], (string | null)[]]>(
           TAKE,
@@ -408,6 +412,10 @@ class Worker implements RemoteWorker {
       acked += ids.length;
     }
     this.#acks.clear();
+    const flushed = this.#flushed;
+    this.#flushed = undefined;
+    // After the commands below are queued (in this turn): the read loop's take follows them.
+    if (flushed) queueMicrotask(flushed);
     if (commands.length === 0) return;
     // A failed write loses nothing: an unacknowledged part is redelivered.
     const sent = Promise.all(commands.map((c) => this.#connection.send(c))).catch(() => {});
