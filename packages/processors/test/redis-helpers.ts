@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedisServer } from '@sluice/processors/testing';
 import { createClient } from 'redis';
+import { onTestFinished } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const FIXTURES = join(here, 'redis-fixtures');
@@ -100,20 +101,22 @@ function inspector(url: string) {
 }
 export type Inspector = ReturnType<typeof inspector>;
 
-/** A Redis server for one test and a client to look at its state; `cleanup()` stops both (and the fixtures). */
-export async function redisForTest(): Promise<{ server: RedisServer; redis: Inspector; cleanup: () => Promise<void> }> {
+/**
+ * A Redis server for the current test and a client to look at its state. Call it inside a test:
+ * when the test ends (passed or failed) the fixture processes are killed, the client closed and
+ * the server stopped (vitest's onTestFinished, which runs the last registered first, so cleanups a
+ * test registers after this one run before it).
+ */
+export async function redisForTest(): Promise<{ server: RedisServer; redis: Inspector }> {
   const server = await startRedisServer();
   const redis = inspector(server.url);
+  onTestFinished(async () => {
+    await killChildren();
+    redis.destroy();
+    await server.close();
+  });
   await redis.connect();
-  return {
-    server,
-    redis,
-    cleanup: async () => {
-      await killChildren();
-      redis.destroy();
-      await server.close();
-    },
-  };
+  return { server, redis };
 }
 
 /**

@@ -1,22 +1,11 @@
 import { partProcessor } from '@sluice/core';
 import { distributed, serve } from '@sluice/processors/redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { redisForTest } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 describe('RemoteWorker.close()', () => {
   it('finishes the parts in flight (not aborted), takes no more, then leaves; another worker does the rest', async () => {
     const t = await redisForTest();
-    const closers: (() => Promise<void>)[] = [];
-    cleanup = async () => {
-      for (const close of closers) await close();
-      await t.cleanup();
-    };
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let inFlight!: () => void;
@@ -29,7 +18,8 @@ describe('RemoteWorker.close()', () => {
       return `${part.text}:${ctx.signal.aborted ? 'aborted' : 'done'}`;
     });
     const first = await serve({ gated }, { redis: t.server.url, concurrency: 2, name: 'first' });
-    closers.push(() => first.close());
+    // Registered after the server's cleanup, so run before it (close() is idempotent).
+    onTestFinished(() => first.close());
     const remote = distributed('gated', { redis: t.server.url, concurrency: 3 });
     const out = remote(['a', 'b', 'c']).gather();
     await twoInFlight;
@@ -47,7 +37,7 @@ describe('RemoteWorker.close()', () => {
     ][];
     expect(consumers.map((c) => c[1])).not.toContain('first');
     const second = await serve({ gated }, { redis: t.server.url, name: 'second' });
-    closers.push(() => second.close());
+    onTestFinished(() => second.close());
     expect((await out).map((p) => p.text)).toEqual(['a:done', 'b:done', 'c:done']);
     expect(second.completed).toBe(1);
   });

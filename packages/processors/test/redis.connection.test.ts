@@ -1,19 +1,12 @@
 import { partProcessor } from '@sluice/core';
 import { serve } from '@sluice/processors/redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Connection } from '../src/redis/connection.ts';
 import { redisForTest } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 describe('connections to Redis', () => {
   it('carry their own names in CLIENT LIST (set after connecting, the client options being the same)', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const a = await Connection.open(t.server.url, 'sluice-test-a');
     const b = await Connection.open(t.server.url, 'sluice-test-b');
     try {

@@ -1,18 +1,11 @@
 import { catchErrors, chain, dataPart, EXCEPTION_MIMETYPE, partProcessor, textPart } from '@sluice/core';
 import { distributed, RemoteProcessorError } from '@sluice/processors/redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisForTest, startWorker } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 describe('distributed() with serve() workers in other processes', () => {
   it('keeps input order when later parts finish first, and several workers share the load', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const workers = await Promise.all([1, 2, 3].map(() => startWorker(t.server.url, { CONCURRENCY: '2' })));
     // Part i takes (12 - i) * 15 ms: the later a part, the sooner it finishes.
     const input = Array.from({ length: 12 }, (_, i) => `p${i}:${(12 - i) * 15}`);
@@ -27,7 +20,6 @@ describe('distributed() with serve() workers in other processes', () => {
 
   it('streams status and debug parts to the caller, and composes in a chain', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     await startWorker(t.server.url);
     const upper = partProcessor((p) => p.text!.toUpperCase(), { name: 'upper' });
     const out = await chain(distributed('echo', { redis: t.server.url }), upper)(['a', 'b']).gather();
@@ -38,7 +30,6 @@ describe('distributed() with serve() workers in other processes', () => {
 
   it("carries a worker's error as RemoteProcessorError (name, message, code, stack), or an exception part under catchErrors", async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     await startWorker(t.server.url);
     const remote = distributed('fail', { redis: t.server.url });
     const error = await remote(['x'])
@@ -58,7 +49,6 @@ describe('distributed() with serve() workers in other processes', () => {
 
   it('moves large binary parts through payload keys that are deleted once read', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     await startWorker(t.server.url);
     const data = new Uint8Array(300 * 1024).map((_, i) => i % 251);
     const out = await distributed('bytes', { redis: t.server.url })([

@@ -1,19 +1,12 @@
 import { partProcessor } from '@sluice/core';
 import { cache } from '@sluice/processors';
 import { redisCacheStore } from '@sluice/processors/redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisForTest, spawnFixture } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 describe('Redis stores for rateLimit and cache', () => {
   it('rateLimit with redisRateLimitStore: at most N starts in any window, across three processes', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const LIMIT = 3;
     const WINDOW_MS = 400;
     const env = { REDIS_URL: t.server.url, LIMIT: String(LIMIT), WINDOW_MS: String(WINDOW_MS), STARTS: '4' };
@@ -36,7 +29,6 @@ describe('Redis stores for rateLimit and cache', () => {
 
   it('cache with redisCacheStore: a result stored by one store is a hit through another, with the TTL', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     let calls = 0;
     const p = partProcessor(
       (part) => {

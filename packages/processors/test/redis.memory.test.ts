@@ -1,12 +1,6 @@
 import { distributed } from '@sluice/processors/redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Inspector, redisForTest, startWorker, waitFor } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 async function usedMemory(redis: Inspector): Promise<number> {
   const info = (await redis.sendCommand(['INFO', 'memory'])) as string;
@@ -16,7 +10,6 @@ async function usedMemory(redis: Inspector): Promise<number> {
 describe('distributed(): bounded Redis memory', () => {
   it('after 3,000 parts: streams trimmed to their unacknowledged entries, run keys with TTLs and then gone', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     await startWorker(t.server.url, { CONCURRENCY: '16', CLAIM_IDLE_MS: '400' });
     const before = await usedMemory(t.redis);
     const remote = distributed('echo', { redis: t.server.url, concurrency: 64 });

@@ -1,18 +1,11 @@
 import { type RedisQueue, redisQueue } from '@sluice/processors/redis';
 import { dequeue, enqueue, gather, QueueClosedError, streamContent } from '@sluice/streams';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisForTest, spawnFixture } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 describe('redisQueue()', () => {
   it('across processes: within a group each item goes to one consumer; every group sees every item', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const url = t.server.url;
     // Consumers exist (groups created) before the producer process starts.
     const g1 = dequeue(redisQueue<{ n: number }>('jobs', { redis: url, group: 'g' }));
@@ -39,7 +32,6 @@ describe('redisQueue()', () => {
 
   it('put waits while the group backlog is at highWaterMark, and resolves when a consumer catches up', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const queue = redisQueue<string>('hwm', { redis: t.server.url, highWaterMark: 3 });
     for (const item of ['a', 'b', 'c']) await queue.put(item);
     expect(queue.size).toBe(3);
@@ -62,7 +54,6 @@ describe('redisQueue()', () => {
 
   it('fail(err) makes consumers throw that name and message once drained; put after close throws', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const producer = redisQueue<number>('f', { redis: t.server.url });
     const consumer = redisQueue<number>('f', { redis: t.server.url });
     await enqueue(streamContent([1, 2]), producer).catch(() => {});
@@ -87,7 +78,6 @@ describe('redisQueue()', () => {
 
   it('a consumer that stops early leaves the queue to the others, and its item stays delivered', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const queue = redisQueue<string>('early', { redis: t.server.url });
     for (const item of ['x', 'y', 'z']) await queue.put(item);
     for await (const item of dequeue(redisQueue<string>('early', { redis: t.server.url }))) {

@@ -1,20 +1,13 @@
 import { catchErrors, EXCEPTION_MIMETYPE } from '@sluice/core';
 import { distributed, RemoteProcessorError } from '@sluice/processors/redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisForTest, startWorker, waitFor } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 const CLAIM_IDLE_MS = 400;
 
 describe('distributed(): at-least-once delivery', () => {
   it('a worker killed with SIGKILL mid-part: another worker redoes it, each output is emitted once', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const victim = await startWorker(t.server.url, { ROLE: 'victim', CONCURRENCY: '1' });
     const remote = distributed('victim', { redis: t.server.url, claimIdleMs: CLAIM_IDLE_MS, concurrency: 2 });
     const iterator = remote(['v']);
@@ -35,7 +28,6 @@ describe('distributed(): at-least-once delivery', () => {
 
   it('a part running longer than claimIdleMs on a live worker is not taken over (heartbeats)', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     // Two idle-capable workers; the one that takes the part runs it for 4 x claimIdleMs, while
     // the other looks for idle parts every claimIdleMs / 4.
     const env = { CONCURRENCY: '1', CLAIM_IDLE_MS: '1000' };
@@ -51,7 +43,6 @@ describe('distributed(): at-least-once delivery', () => {
 
   it('a poison part whose worker dies every time goes to the dead-letter stream and fails with E_REMOTE', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     const env = { CONCURRENCY: '1', CLAIM_IDLE_MS: String(CLAIM_IDLE_MS) };
     await Promise.all([1, 2, 3].map(() => startWorker(t.server.url, env)));
     const remote = distributed('poison', { redis: t.server.url, claimIdleMs: CLAIM_IDLE_MS, maxDeliveries: 2 });

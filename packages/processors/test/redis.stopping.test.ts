@@ -1,17 +1,10 @@
 import { distributed } from '@sluice/processors/redis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisForTest, spawnFixture, startWorker, unfinished, waitFor } from './redis-helpers.ts';
-
-let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await cleanup?.();
-  cleanup = undefined;
-});
 
 describe('distributed(): stopping across processes', () => {
   it('break after the first output: queued parts never start, parts in flight see the abort', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     // One worker taking two parts at a time; the caller queues four.
     await startWorker(t.server.url, { CONCURRENCY: '2' });
     const remote = distributed('hang', { redis: t.server.url, concurrency: 4 });
@@ -36,7 +29,6 @@ describe('distributed(): stopping across processes', () => {
 
   it('the caller process killed: its parts in flight stop and its queued parts never start', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     await startWorker(t.server.url, { CONCURRENCY: '1', CLAIM_IDLE_MS: '400' });
     const caller = spawnFixture('caller.ts', { REDIS_URL: t.server.url, CLAIM_IDLE_MS: '400' });
     await caller.line('c0:first');
@@ -56,7 +48,6 @@ describe('distributed(): stopping across processes', () => {
 
   it('an abort signal stops the run the same way, with the signal reason', async () => {
     const t = await redisForTest();
-    cleanup = t.cleanup;
     await startWorker(t.server.url, { CONCURRENCY: '1' });
     const controller = new AbortController();
     const remote = distributed('hang', { redis: t.server.url, concurrency: 2 });
