@@ -1,7 +1,7 @@
 /**
  * Scenario: 10,000 parts of 1 ms simulated I/O on 4 worker processes at concurrency 16 each (64
  * slots), one local Redis (Debian's redis-server, started here), in the same run:
- *   sluice   distributed('io', { concurrency: 128 }) over the parts; output checked to be in input order
+ *   sluice   distributed('io', { concurrency: 512 }) over the parts; output checked to be in input order
  *   bullmq   Queue.addBulk of the same 10,000 jobs to BullMQ Workers in the same worker processes,
  *            done when QueueEvents has seen 10,000 'completed' events (BullMQ returns no ordered output)
  * Reported: throughput, its fraction of the ideal (10,000 x 1 ms / 64 slots = 156 ms), Redis
@@ -14,6 +14,10 @@
  * tsx instead (no build; for profiling with source positions).
  *
  *   pnpm exec tsx bench/distributed.ts      (BENCH_REPS=5, BENCH_WARMUP=3 by default)
+ *
+ * BENCH_ONLY=sluice|bullmq runs one subject and prints, per repetition, the CPU split by process,
+ * Redis commands and system calls per part (sluice), the workers' average busy slots and the
+ * machine's idle share; BENCH_CALLER_CONCURRENCY changes sluice's window (512).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -48,7 +52,7 @@ const { startRedisServer } = await import('@sluice/processors/testing');
 const PARTS = 10_000;
 const WORKERS = 4;
 const WORKER_CONCURRENCY = 16;
-const CALLER_CONCURRENCY = envInt('BENCH_CALLER_CONCURRENCY', 128);
+const CALLER_CONCURRENCY = envInt('BENCH_CALLER_CONCURRENCY', 512);
 const IDEAL_MS = (PARTS * 1) / (WORKERS * WORKER_CONCURRENCY);
 const REPS = envInt('BENCH_REPS', 5);
 const WARMUP = envInt('BENCH_WARMUP', 3);
@@ -166,6 +170,38 @@ async function commandCalls(): Promise<Map<string, number>> {
   return calls;
 }
 
+/** Asks each worker for its slot occupancy in the last run of `subject` (see distributed-worker.ts). */
+async function occupancy(subject: 'sluice' | 'bullmq'): Promise<string> {
+  const traces = await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<{ parts: number; busyMs: number; first: number; last: number }>((resolve) => {
+          const on = (chunk: Buffer) => {
+            const m = /stats (\{.*\})/.exec(String(chunk));
+            if (!m) return;
+            w.stdout!.off('data', on);
+            resolve(JSON.parse(m[1]!));
+          };
+          w.stdout!.on('data', on);
+          w.stdin!.write(`stats ${subject}\n`);
+        }),
+    ),
+  );
+  const each = traces.map((t) => fmt(t.busyMs / (t.last - t.first), 1));
+  const mean = traces.reduce((sum, t) => sum + t.busyMs, 0) / traces.reduce((sum, t) => sum + t.parts, 0);
+  return `slots busy on average (of ${WORKER_CONCURRENCY}) per worker: ${each.join(', ')}; mean job ${fmt(mean, 2)} ms`;
+}
+
+/** Jiffies (user, system, idle...) of the whole machine so far, from /proc/stat. */
+function machineTicks(): number[] {
+  return readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+}
+function idleShare(t0: number[], t1: number[]): string {
+  const d = t1.map((v, k) => v - t0[k]!);
+  const total = d.reduce((a, b) => a + b, 0);
+  return `machine idle ${fmt((d[3]! / total) * 100, 0)}% of the run (/proc/stat)`;
+}
+
 async function runSluice(): Promise<Sample> {
   const calls0 = ONLY ? await commandCalls() : undefined;
   const sys0 = ONLY ? syscallSplit() : undefined;
@@ -173,6 +209,7 @@ async function runSluice(): Promise<Sample> {
   const before = await redisStats();
   const cpu0 = cpuSplit();
   const remote = distributed('io', { redis: server.url, concurrency: CALLER_CONCURRENCY });
+  const ticks0 = machineTicks();
   const started = performance.now();
   let next = 0;
   for await (const part of remote(inputs)) {
@@ -200,6 +237,7 @@ async function runSluice(): Promise<Sample> {
       `${k} ${((sys1[k].r - sys0![k].r) / PARTS).toFixed(2)} / ${((sys1[k].w - sys0![k].w) / PARTS).toFixed(2)}`;
     console.log(`read / write system calls per part: ${per('caller')}, ${per('workers')}, ${per('redis')}`);
     const us1 = workersUserSystem();
+    console.log(`${await occupancy('sluice')}; ${idleShare(ticks0, machineTicks())}`);
     console.log(
       `workers CPU µs / part: user ${fmt(((us1.user - us0!.user) * 1000) / PARTS, 0)}, system ${fmt(((us1.system - us0!.system) * 1000) / PARTS, 0)}`,
     );
@@ -209,6 +247,7 @@ async function runSluice(): Promise<Sample> {
 
 async function runBullMQ(): Promise<Sample> {
   const before = await redisStats();
+  const ticks0 = machineTicks();
   const cpu0 = cpuSplit();
   let completed = 0;
   let resolveAll!: () => void;
@@ -227,6 +266,7 @@ async function runBullMQ(): Promise<Sample> {
   await all;
   const ms = performance.now() - started;
   events.off('completed', onCompleted);
+  if (ONLY) console.log(`${await occupancy('bullmq')}; ${idleShare(ticks0, machineTicks())}`);
   const cpu1 = cpuSplit();
   const split = {
     caller: cpu1.caller - cpu0.caller,

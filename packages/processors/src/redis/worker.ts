@@ -59,6 +59,10 @@ export const DEFAULT_WORKER_CONCURRENCY = 16;
 const BLOCK_MS = 10_000;
 /** Acknowledgements between two trims of a stream (a timer trims too). */
 const TRIM_EVERY = 256;
+/** Weight of the newest sample in the running means of part durations and take round trips. */
+const EWMA = 0.1;
+/** How long a stopped run is remembered (its parts are acknowledged, never started). */
+const STOPPED_MS = 10_000;
 
 /** A part taken by this worker: where it came from, its signal, and the outputs sent so far. */
 class Job {
@@ -68,6 +72,8 @@ class Job {
   lost = false;
   /** Outputs sent so far (the next one's sequence number). */
   seq = 0;
+  /** When it started (performance.now()), for the running mean of part durations. */
+  started = 0;
   /** The part's latest output while it may still be in the outbox: the end rides on it (z: 1). */
   last: OutputMessage | undefined = undefined;
   /** The worker's flush count when `last` was queued. */
@@ -91,6 +97,18 @@ class Job {
   emit(p: Part): void {
     if (!this.lost && !this.stop.aborted) this.output(this, p);
   }
+}
+
+/**
+ * Parts a worker takes ahead of its free slots, from the running means of its parts' duration and
+ * of a take's round trip to Redis: as many as free up during two round trips (at most
+ * `concurrency`), so short parts start as soon as a slot frees rather than a round trip later. Long
+ * parts (an LLM call, much longer than a round trip) get none, so no part waits in a busy worker
+ * while another has a free slot. None before the first part has finished.
+ */
+export function prefetchOf(concurrency: number, partMs: number, takeMs: number): number {
+  if (!(partMs > 0)) return 0;
+  return Math.min(concurrency, Math.round((2 * concurrency * takeMs) / partMs));
 }
 
 type Entry = readonly [number, string, string[]];
@@ -147,6 +165,11 @@ class Worker implements RemoteWorker {
   #flushing = new Set<Promise<unknown>>();
   /** The read loop waiting for the flush due this turn (its take then shares the flush's write). */
   #flushed: (() => void) | undefined;
+  /** Running means (ms) of a part's duration and of a take's round trip to Redis (0: none yet). */
+  #partMs = 0;
+  #takeMs = 0;
+  /** Runs stopped lately (run -> when): a part of one read after its stop message never starts. */
+  readonly #stopped = new Map<string, number>();
 
   constructor(processors: Record<string, PartProcessor>, options: ServeOptions) {
     this.#names = Object.keys(processors);
@@ -197,24 +220,32 @@ class Worker implements RemoteWorker {
     return this.#concurrency - this.active - this.#backlog.length;
   }
 
+  /** Parts the read loop may take now: the free slots and the prefetch. */
+  get #wanted(): number {
+    return this.#free + prefetchOf(this.#concurrency, this.#partMs, this.#takeMs);
+  }
+
   async #read(): Promise<void> {
     // Parts from a blocking read, not started until TAKE has checked their runs (with the next take).
     let unchecked: Entry[] = [];
     try {
       while (!this.#closing || unchecked.length > 0) {
-        if ((this.#closing ? 0 : this.#free) <= 0 && unchecked.length === 0) {
+        if ((this.#closing ? 0 : this.#wanted) <= 0 && unchecked.length === 0) {
           await new Promise<void>((resolve) => (this.#slotFreed = resolve));
           continue;
         }
         // A flush is due this turn (a part just ended): take with it, in the same write.
         if (this.#flushScheduled) await new Promise<void>((resolve) => (this.#flushed = resolve));
-        const free = this.#closing ? 0 : this.#free;
+        const wanted = this.#closing ? 0 : this.#wanted;
         const runs = unchecked.length > 0 ? [...new Set(unchecked.map(([, , flat]) => runOfEntry(flat)))] : [];
+        const sent = performance.now();
         const [taken, looked] = await this.#connection.eval<[(number | [string, string[]][])[], (string | null)[]]>(
           TAKE,
           this.#streams,
-          [WORKERS_GROUP, this.name, String(Math.max(0, free - unchecked.length)), this.#prefix, ...runs],
+          [WORKERS_GROUP, this.name, String(Math.max(0, wanted - unchecked.length)), this.#prefix, ...runs],
         );
+        const rtt = performance.now() - sent;
+        this.#takeMs = this.#takeMs === 0 ? rtt : this.#takeMs + EWMA * (rtt - this.#takeMs);
         const live = liveRuns(looked);
         // A part of a stopped run never starts: it is only acknowledged.
         for (const [k, id, flat] of unchecked) this.#take(k - 1, id, flat, live);
@@ -228,7 +259,7 @@ class Worker implements RemoteWorker {
           }
         }
         if (this.#acks.size > 0) this.#scheduleFlush();
-        if (count === 0 && !this.#closing && this.#free > 0) unchecked = await this.#blockingRead(this.#free);
+        if (count === 0 && !this.#closing && this.#wanted > 0) unchecked = await this.#blockingRead(this.#wanted);
       }
     } catch (error) {
       if (!this.#closing) {
@@ -265,8 +296,10 @@ class Worker implements RemoteWorker {
 
   /** Starts (or queues) a part read from stream `stream` when its run is live; else acknowledges it. */
   #take(stream: number, id: string, flat: string[], live: Map<string, string>): void {
-    const info = live.get(runOfEntry(flat));
-    if (info === undefined) this.#queueAck(stream, id);
+    const run = runOfEntry(flat);
+    const info = live.get(run);
+    // Its stop message may arrive before the reply that brought it (another connection).
+    if (info === undefined || this.#stopped.has(run)) this.#queueAck(stream, id);
     else this.#accept(stream, id, flat, 1, info);
   }
 
@@ -292,6 +325,7 @@ class Worker implements RemoteWorker {
 
   #start(job: Job): void {
     this.active++;
+    job.started = performance.now();
     void this.#run(job);
   }
 
@@ -328,6 +362,11 @@ class Worker implements RemoteWorker {
     } catch (error) {
       if (!stop.aborted && !job.lost) this.#send(o, ['x', run, index, attempt, errorToJSON(error)]);
     } finally {
+      if (!stop.aborted && !job.lost) {
+        // A part that ran its course: a sample of how long parts take here.
+        const ms = performance.now() - job.started;
+        this.#partMs = this.#partMs === 0 ? ms : this.#partMs + EWMA * (ms - this.#partMs);
+      }
       // A direct part's ctx.signal aborts once it is done, as the signal of a run does at its end.
       stop.abort(PART_ENDED);
       if (!job.lost) this.#queueAck(job.stream, job.id);
@@ -337,11 +376,10 @@ class Worker implements RemoteWorker {
       this.completed++;
       const next = this.#backlog.shift();
       if (next) this.#start(next);
-      else {
-        const wake = this.#slotFreed;
-        this.#slotFreed = undefined;
-        wake?.();
-      }
+      // A slot freed, or a prefetched part started: the read loop may take more.
+      const wake = this.#slotFreed;
+      this.#slotFreed = undefined;
+      wake?.();
       if (this.#jobs.size === 0) {
         const idle = this.#idle;
         this.#idle = undefined;
@@ -352,6 +390,7 @@ class Worker implements RemoteWorker {
 
   /** A run stopped (its caller broke, aborted or failed): abort its parts here. */
   #stopRun(run: string): void {
+    this.#stopped.set(run, performance.now());
     for (const job of this.#jobs) if (job.run === run) this.#abort(job, false);
   }
 
@@ -450,6 +489,9 @@ class Worker implements RemoteWorker {
   }
 
   async #tick(): Promise<void> {
+    // A stop message that arrived more than a few round trips ago has nothing left to race with.
+    const old = performance.now() - STOPPED_MS;
+    for (const [run, at] of this.#stopped) if (at < old) this.#stopped.delete(run);
     try {
       const jobs = [...this.#jobs];
       if (jobs.length > 0) {
@@ -474,8 +516,11 @@ class Worker implements RemoteWorker {
           String(this.#free),
           `${this.#keys.outputs('').slice(0, -':out'.length)}`,
         ]);
-        for (const [k, id, flat, attempt, info] of claimed)
-          this.#accept(Number(k) - 1, id, flat, Number(attempt), info);
+        for (const [k, id, flat, attempt, info] of claimed) {
+          if (this.#stopped.has(runOfEntry(flat))) this.#queueAck(Number(k) - 1, id);
+          else this.#accept(Number(k) - 1, id, flat, Number(attempt), info);
+        }
+        if (this.#acks.size > 0) this.#scheduleFlush();
       }
       if (this.#acksSinceTrim > 0) {
         this.#acksSinceTrim = 0;
