@@ -50,7 +50,7 @@ export interface RemoteWorker extends AsyncDisposable {
   readonly active: number;
   /** Parts finished (ended, failed or stopped) since it started. */
   readonly completed: number;
-  /** Stops taking parts, finishes the parts in flight, then leaves (its consumer is deleted when it holds no part). */
+  /** Stops taking parts, finishes the parts in flight (and any taken ahead), then leaves (its consumer is deleted when it holds no part). */
   close(): Promise<void>;
 }
 
@@ -582,8 +582,9 @@ class Worker implements RemoteWorker {
 
 /**
  * Runs a worker: takes parts sent by `distributed(name, ...)` callers for each `name` of
- * `processors`, at most `concurrency` at once, and sends their outputs back in order with
- * (part, sequence) numbers. Parts of a stopped run (or of a dead caller) are not started; those in
+ * `processors`, at most `concurrency` at once (short parts are taken ahead of the free slots, see
+ * `prefetchOf`), and sends their outputs back in order with (part, sequence) numbers. Parts of a
+ * stopped run (or of a dead caller) are not started; those in
  * flight have `ctx.signal` aborted. Errors thrown by a processor go to its caller, never here.
  * Resolves once connected and subscribed; `close()` finishes the parts in flight, then leaves.
  */
