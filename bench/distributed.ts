@@ -217,6 +217,7 @@ async function runSluice(): Promise<Sample> {
     next++;
   }
   const ms = performance.now() - started;
+  const ticks1 = machineTicks();
   if (next !== PARTS) throw new Error(`expected ${PARTS} outputs, got ${next}`);
   const cpu1 = cpuSplit();
   const split = {
@@ -237,7 +238,7 @@ async function runSluice(): Promise<Sample> {
       `${k} ${((sys1[k].r - sys0![k].r) / PARTS).toFixed(2)} / ${((sys1[k].w - sys0![k].w) / PARTS).toFixed(2)}`;
     console.log(`read / write system calls per part: ${per('caller')}, ${per('workers')}, ${per('redis')}`);
     const us1 = workersUserSystem();
-    console.log(`${await occupancy('sluice')}; ${idleShare(ticks0, machineTicks())}`);
+    console.log(`${await occupancy('sluice')}; ${idleShare(ticks0, ticks1)}`);
     console.log(
       `workers CPU µs / part: user ${fmt(((us1.user - us0!.user) * 1000) / PARTS, 0)}, system ${fmt(((us1.system - us0!.system) * 1000) / PARTS, 0)}`,
     );
@@ -266,8 +267,9 @@ async function runBullMQ(): Promise<Sample> {
   await all;
   const ms = performance.now() - started;
   events.off('completed', onCompleted);
-  if (ONLY) console.log(`${await occupancy('bullmq')}; ${idleShare(ticks0, machineTicks())}`);
+  const ticks1 = machineTicks();
   const cpu1 = cpuSplit();
+  if (ONLY) console.log(`${await occupancy('bullmq')}; ${idleShare(ticks0, ticks1)}`);
   const split = {
     caller: cpu1.caller - cpu0.caller,
     workers: cpu1.workers - cpu0.workers,
