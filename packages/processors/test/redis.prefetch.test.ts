@@ -2,7 +2,7 @@ import { partProcessor } from '@sluice/core';
 import { distributed, serve } from '@sluice/processors/redis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { prefetchOf } from '../src/redis/worker.ts';
-import { type Inspector, redisForTest, waitFor } from './redis-helpers.ts';
+import { type Inspector, redisForTest, unfinished, waitFor } from './redis-helpers.ts';
 
 /** Parts the consumer `name` of `processor`'s group holds (delivered, not acknowledged). */
 async function held(redis: Inspector, processor: string, name: string): Promise<number> {
@@ -21,13 +21,14 @@ async function held(redis: Inspector, processor: string, name: string): Promise<
 }
 
 describe('serve(): parts taken ahead of the free slots', () => {
-  it('prefetches as many parts as free up in two round trips: none for long parts, at most concurrency', () => {
+  it('prefetches as many parts as free up in four round trips: none for long parts, at most concurrency', () => {
     // Nothing measured yet: only the free slots.
     expect(prefetchOf(16, 0, 0.8)).toBe(0);
-    // 1.4 ms parts, 0.8 ms round trips: a full second set of slots.
-    expect(prefetchOf(16, 1.4, 0.8)).toBe(16);
-    // 20 ms parts: two (16 slots free one every 1.25 ms; two round trips of 1 ms).
-    expect(prefetchOf(16, 20, 1)).toBe(2);
+    expect(prefetchOf(16, 1.4, 0)).toBe(0);
+    // 1.4 ms parts, 0.4 ms round trips: a full second set of slots.
+    expect(prefetchOf(16, 1.4, 0.4)).toBe(16);
+    // 20 ms parts: three (16 slots free one every 1.25 ms; four round trips of 1 ms).
+    expect(prefetchOf(16, 20, 1)).toBe(3);
     // An LLM call of a second: none, so no part waits here while another worker is free.
     expect(prefetchOf(16, 1000, 1)).toBe(0);
     expect(prefetchOf(1, 0.05, 0.3)).toBe(1);
@@ -75,7 +76,9 @@ describe('serve(): parts taken ahead of the free slots', () => {
     const worker = await serve({ mixed }, { redis: t.server.url, concurrency: 1, name: 'w' });
     onTestFinished(() => worker.close());
     const remote = distributed('mixed', { redis: t.server.url, concurrency: 8 });
-    const inputs = ['q0', 'q1', 'q2', 'q3', 'q4', 'hang', 'after0', 'after1'];
+    // Enough short parts first that a slow first one (a cold start) no longer weighs in the mean.
+    const quick = Array.from({ length: 40 }, (_, i) => `q${i}`);
+    const inputs = [...quick, 'hang', 'after0', 'after1'];
     const seen: string[] = [];
     for await (const part of remote(inputs)) {
       seen.push(part.text!);
@@ -85,10 +88,58 @@ describe('serve(): parts taken ahead of the free slots', () => {
         break;
       }
     }
-    expect(seen).toEqual(['q0!', 'q1!', 'q2!', 'q3!', 'q4!', 'hang:first']);
+    expect(seen).toEqual([...quick.map((q) => `${q}!`), 'hang:first']);
     // The part in flight sees the abort; the one taken ahead is acknowledged without starting.
     await waitFor(async () => (aborted && (await held(t.redis, 'mixed', 'w')) === 0 ? true : undefined), 'the stop');
-    expect(started).toEqual(['q0', 'q1', 'q2', 'q3', 'q4', 'hang']);
+    expect(started).toEqual([...quick, 'hang']);
     expect(worker.active).toBe(0);
+  });
+
+  // The stop message comes on the worker's subscriber connection and can overtake the reply that
+  // brings a part of that run (its liveness key still there when the part was read). Made here by
+  // hand: a live run key, its stop published, then its part.
+  it("a part read after its run's stop message never starts, though its run key still says live", async () => {
+    const t = await redisForTest();
+    const started: string[] = [];
+    const spy = partProcessor((part) => {
+      started.push(part.text!);
+      return part;
+    });
+    const worker = await serve({ spy }, { redis: t.server.url, concurrency: 2, name: 'w' });
+    onTestFinished(() => worker.close());
+    await t.redis.set('sluice:run:stopped1', 'c1 30000 3', { PX: 30_000 });
+    await t.redis.set('sluice:run:live1', 'c1 30000 3', { PX: 30_000 });
+    // Received by the worker's subscriber before the parts below exist.
+    expect(await t.redis.publish('sluice:stop', 'stopped1')).toBe(1);
+    const stream = 'sluice:proc:{spy}:parts';
+    await t.redis.sendCommand(['XADD', stream, '*', 'r', 'stopped1', 'i', '0', 'p', '{"text":"stopped"}']);
+    await t.redis.sendCommand(['XADD', stream, '*', 'r', 'live1', 'i', '0', 'p', '{"text":"live"}']);
+    await waitFor(async () => ((await unfinished(t.redis, 'spy')) === 0 ? true : undefined), 'both parts handled');
+    expect(started).toEqual(['live']);
+  });
+
+  it("a dead worker's part of a run whose stop message arrived is acknowledged when claimed, not started", async () => {
+    const t = await redisForTest();
+    const started: string[] = [];
+    const spy = partProcessor((part) => {
+      started.push(part.text!);
+      return part;
+    });
+    const worker = await serve({ spy }, { redis: t.server.url, concurrency: 2, name: 'w', claimIdleMs: 100 });
+    onTestFinished(() => worker.close());
+    await t.redis.set('sluice:run:stopped2', 'c1 100 3', { PX: 30_000 });
+    // A consumer that takes the part and dies: added and delivered in one transaction, so the
+    // live worker's blocking read never sees it as new.
+    const stream = 'sluice:proc:{spy}:parts';
+    await t.redis
+      .multi()
+      .addCommand(['XADD', stream, '*', 'r', 'stopped2', 'i', '0', 'p', '{"text":"orphan"}'])
+      .addCommand(['XREADGROUP', 'GROUP', 'workers', 'dead', 'COUNT', '1', 'STREAMS', stream, '>'])
+      .exec();
+    expect(await t.redis.publish('sluice:stop', 'stopped2')).toBe(1);
+    // Idle past its run's claimIdleMs (100 ms), the live worker claims it and lets it go.
+    await waitFor(async () => ((await unfinished(t.redis, 'spy')) === 0 ? true : undefined), 'the claim');
+    expect(started).toEqual([]);
+    expect(worker.completed).toBe(0);
   });
 });

@@ -59,8 +59,10 @@ export const DEFAULT_WORKER_CONCURRENCY = 16;
 const BLOCK_MS = 10_000;
 /** Acknowledgements between two trims of a stream (a timer trims too). */
 const TRIM_EVERY = 256;
-/** Weight of the newest sample in the running means of part durations and take round trips. */
+/** Weight of the newest sample in the running mean of a processor's part durations. */
 const EWMA = 0.1;
+/** Takes whose round trips are remembered: the shortest of them is the round trip to Redis. */
+const RTT_SAMPLES = 32;
 /** How long a stopped run is remembered (its parts are acknowledged, never started). */
 const STOPPED_MS = 10_000;
 
@@ -100,15 +102,17 @@ class Job {
 }
 
 /**
- * Parts a worker takes ahead of its free slots, from the running means of its parts' duration and
- * of a take's round trip to Redis: as many as free up during two round trips (at most
- * `concurrency`), so short parts start as soon as a slot frees rather than a round trip later. Long
- * parts (an LLM call, much longer than a round trip) get none, so no part waits in a busy worker
- * while another has a free slot. None before the first part has finished.
+ * Parts a worker takes ahead of its free slots, from the running mean of its parts' duration
+ * (`partMs`) and the round trip of a take to Redis (`takeMs`, the shortest of the recent ones: a
+ * reply read late because the worker was busy says nothing about Redis): as many as free up
+ * during four round trips (at most `concurrency`), so short parts start as soon as a slot frees
+ * rather than a round trip later. Long parts (an LLM call, much longer than a round trip) get
+ * none, so no part waits in a busy worker while another has a free slot. None before the first
+ * part has finished.
  */
 export function prefetchOf(concurrency: number, partMs: number, takeMs: number): number {
-  if (!(partMs > 0)) return 0;
-  return Math.min(concurrency, Math.round((2 * concurrency * takeMs) / partMs));
+  if (!(partMs > 0) || !(takeMs > 0)) return 0;
+  return Math.min(concurrency, Math.round((4 * concurrency * takeMs) / partMs));
 }
 
 type Entry = readonly [number, string, string[]];
@@ -165,8 +169,16 @@ class Worker implements RemoteWorker {
   #flushing = new Set<Promise<unknown>>();
   /** The read loop waiting for the flush due this turn (its take then shares the flush's write). */
   #flushed: (() => void) | undefined;
-  /** Running means (ms) of a part's duration and of a take's round trip to Redis (0: none yet). */
-  #partMs = 0;
+  /**
+   * Per processor, the running mean (ms) of its parts' duration (0: none yet); the longest of them
+   * sets the prefetch, so a processor of long parts is never taken ahead of.
+   */
+  #partMs: number[] = [];
+  /** The longest of `#partMs`. */
+  #longestPartMs = 0;
+  /** Round trips (ms) of the recent takes (a ring), and the shortest of them. */
+  readonly #rtts = new Float64Array(RTT_SAMPLES);
+  #rttCount = 0;
   #takeMs = 0;
   /** Runs stopped lately (run -> when): a part of one read after its stop message never starts. */
   readonly #stopped = new Map<string, number>();
@@ -222,7 +234,7 @@ class Worker implements RemoteWorker {
 
   /** Parts the read loop may take now: the free slots and the prefetch. */
   get #wanted(): number {
-    return this.#free + prefetchOf(this.#concurrency, this.#partMs, this.#takeMs);
+    return this.#free + prefetchOf(this.#concurrency, this.#longestPartMs, this.#takeMs);
   }
 
   async #read(): Promise<void> {
@@ -244,8 +256,7 @@ class Worker implements RemoteWorker {
           this.#streams,
           [WORKERS_GROUP, this.name, String(Math.max(0, wanted - unchecked.length)), this.#prefix, ...runs],
         );
-        const rtt = performance.now() - sent;
-        this.#takeMs = this.#takeMs === 0 ? rtt : this.#takeMs + EWMA * (rtt - this.#takeMs);
+        this.#sampleRoundTrip(performance.now() - sent);
         const live = liveRuns(looked);
         // A part of a stopped run never starts: it is only acknowledged.
         for (const [k, id, flat] of unchecked) this.#take(k - 1, id, flat, live);
@@ -268,6 +279,21 @@ class Worker implements RemoteWorker {
         process.emitWarning(`sluice serve: stopped reading parts: ${(error as Error).message}`);
       }
     }
+  }
+
+  #sampleRoundTrip(ms: number): void {
+    this.#rtts[this.#rttCount++ % RTT_SAMPLES] = ms;
+    let shortest = ms;
+    for (let k = Math.min(this.#rttCount, RTT_SAMPLES) - 1; k >= 0; k--) shortest = Math.min(shortest, this.#rtts[k]!);
+    this.#takeMs = shortest;
+  }
+
+  #samplePart(stream: number, ms: number): void {
+    const mean = this.#partMs[stream] ?? 0;
+    this.#partMs[stream] = mean === 0 ? ms : mean + EWMA * (ms - mean);
+    let longest = 0;
+    for (const m of this.#partMs) if (m !== undefined && m > longest) longest = m;
+    this.#longestPartMs = longest;
   }
 
   /** Waits for new parts (connection of its own, ended by CLIENT UNBLOCK); TAKE then checks their runs. */
@@ -364,8 +390,7 @@ class Worker implements RemoteWorker {
     } finally {
       if (!stop.aborted && !job.lost) {
         // A part that ran its course: a sample of how long parts take here.
-        const ms = performance.now() - job.started;
-        this.#partMs = this.#partMs === 0 ? ms : this.#partMs + EWMA * (ms - this.#partMs);
+        this.#samplePart(job.stream, performance.now() - job.started);
       }
       // A direct part's ctx.signal aborts once it is done, as the signal of a run does at its end.
       stop.abort(PART_ENDED);
@@ -402,6 +427,10 @@ class Worker implements RemoteWorker {
       this.#jobs.delete(job);
       if (!lost) this.#queueAck(job.stream, job.id);
       this.#scheduleFlush();
+      // Room to take another.
+      const wake = this.#slotFreed;
+      this.#slotFreed = undefined;
+      wake?.();
       return;
     }
     job.lost ||= lost;
