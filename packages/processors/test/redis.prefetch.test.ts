@@ -20,6 +20,18 @@ async function held(redis: Inspector, processor: string, name: string): Promise<
   return 0;
 }
 
+/** A worker 'w' (concurrency 2) serving `spy`, which records each part it is called with. */
+async function serveSpy(url: string, options: { claimIdleMs?: number }) {
+  const started: string[] = [];
+  const spy = partProcessor((part) => {
+    started.push(part.text!);
+    return part;
+  });
+  const worker = await serve({ spy }, { redis: url, concurrency: 2, name: 'w', ...options });
+  onTestFinished(() => worker.close());
+  return { started, worker };
+}
+
 describe('serve(): parts taken ahead of the free slots', () => {
   it('prefetches as many parts as free up in four round trips: none for long parts, at most concurrency', () => {
     // Nothing measured yet: only the free slots.
@@ -100,13 +112,7 @@ describe('serve(): parts taken ahead of the free slots', () => {
   // hand: a live run key, its stop published, then its part.
   it("a part read after its run's stop message never starts, though its run key still says live", async () => {
     const t = await redisForTest();
-    const started: string[] = [];
-    const spy = partProcessor((part) => {
-      started.push(part.text!);
-      return part;
-    });
-    const worker = await serve({ spy }, { redis: t.server.url, concurrency: 2, name: 'w' });
-    onTestFinished(() => worker.close());
+    const { started } = await serveSpy(t.server.url, {});
     await t.redis.set('sluice:run:stopped1', 'c1 30000 3', { PX: 30_000 });
     await t.redis.set('sluice:run:live1', 'c1 30000 3', { PX: 30_000 });
     // Received by the worker's subscriber before the parts below exist.
@@ -120,13 +126,7 @@ describe('serve(): parts taken ahead of the free slots', () => {
 
   it("a dead worker's part of a run whose stop message arrived is acknowledged when claimed, not started", async () => {
     const t = await redisForTest();
-    const started: string[] = [];
-    const spy = partProcessor((part) => {
-      started.push(part.text!);
-      return part;
-    });
-    const worker = await serve({ spy }, { redis: t.server.url, concurrency: 2, name: 'w', claimIdleMs: 100 });
-    onTestFinished(() => worker.close());
+    const { started, worker } = await serveSpy(t.server.url, { claimIdleMs: 100 });
     await t.redis.set('sluice:run:stopped2', 'c1 100 3', { PX: 30_000 });
     // A consumer that takes the part and dies: added and delivered in one transaction, so the
     // live worker's blocking read never sees it as new.
